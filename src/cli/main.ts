@@ -1,0 +1,104 @@
+/**
+ * The `cairn` command line: `serve` runs the registry, `migrate` applies database migrations.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { createApp, createLogger } from '../app.js';
+import { ConfigError, fromEnvironment, fromFile, resolveConfig, type CairnConfig, type ConfigInput } from '../config/config.js';
+import { openDatabase } from '../metadata/database.js';
+import { migrate } from '../metadata/migrate.js';
+
+const USAGE = `usage: cairn <command> [options]
+
+commands:
+  serve     run the registry
+  migrate   apply database migrations and exit
+  help      show this text
+
+options (also from the environment or a JSON config file):
+  --listen HOST:PORT     address to listen on (CAIRN_LISTEN; default 127.0.0.1:5000)
+  --data-dir DIR         blobs and the embedded database (CAIRN_DATA_DIR; default ./data)
+  --database-url URL     PostgreSQL instead of the embedded database (DATABASE_URL)
+  --config FILE          JSON config file (CAIRN_CONFIG)
+  --log-level LEVEL      pino log level (CAIRN_LOG_LEVEL; default info)
+`;
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await run(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`cairn: ${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`cairn: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  }
+}
+
+async function run(argv: string[]): Promise<void> {
+  const [command = 'help', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const config = loadConfig(rest);
+  if (command === 'serve') return serve(config);
+  if (command === 'migrate') return runMigrations(config);
+  throw new ConfigError(`unknown command "${command}"\n${USAGE}`);
+}
+
+function loadConfig(args: string[]): CairnConfig {
+  const { values } = parseArgs({
+    args,
+    options: {
+      listen: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'database-url': { type: 'string' },
+      config: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+    strict: true,
+  });
+  const flags: ConfigInput = {
+    listen: values.listen,
+    dataDir: values['data-dir'],
+    databaseUrl: values['database-url'],
+    logLevel: values['log-level'],
+  };
+  const configFile = values.config ?? process.env.CAIRN_CONFIG;
+  return resolveConfig(flags, fromEnvironment(process.env), configFile ? fromFile(configFile) : {});
+}
+
+async function serve(config: CairnConfig): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  const app = await createApp(config, logger);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.listen();
+}
+
+async function runMigrations(config: CairnConfig): Promise<void> {
+  const database = await openDatabase(
+    config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') },
+  );
+  try {
+    const { applied } = await migrate(database);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+  } finally {
+    await database.db.destroy();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Cairn's configuration, typed and validated once at start. Sources, strongest first: command-line
+ * flags, environment variables, an optional JSON config file (`--config` / `CAIRN_CONFIG`),
+ * defaults. Secrets (the database URL's password) are never logged: see `describeConfig`.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface CairnConfig {
+  readonly listen: ListenAddress;
+  readonly dataDir: string;
+  /** PostgreSQL URL; absent means embedded PGlite under `dataDir`. */
+  readonly databaseUrl?: string;
+  readonly maxManifestBytes: number;
+  /** Upload sessions untouched this long are discarded. */
+  readonly uploadExpiryMs: number;
+  readonly logLevel: string;
+}
+
+/** Settings as they come from any one source, before defaults. */
+export interface ConfigInput {
+  listen?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  maxManifestBytes?: number | string;
+  uploadExpiryHours?: number | string;
+  logLevel?: string;
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULTS = {
+  listen: '127.0.0.1:5000',
+  dataDir: './data',
+  maxManifestBytes: 4 * 1024 * 1024,
+  uploadExpiryHours: 24,
+  logLevel: 'info',
+} as const;
+
+export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
+  return {
+    listen: env.CAIRN_LISTEN,
+    dataDir: env.CAIRN_DATA_DIR,
+    databaseUrl: env.DATABASE_URL,
+    maxManifestBytes: env.CAIRN_MAX_MANIFEST_BYTES,
+    uploadExpiryHours: env.CAIRN_UPLOAD_EXPIRY_HOURS,
+    logLevel: env.CAIRN_LOG_LEVEL,
+  };
+}
+
+export function fromFile(path: string): ConfigInput {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
+  }
+  return parsed as ConfigInput;
+}
+
+/** Merges sources (earlier wins) over the defaults and validates the result. */
+export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
+  const pick = <K extends keyof ConfigInput>(key: K): ConfigInput[K] =>
+    sources.map((s) => s[key]).find((v) => v !== undefined && v !== '');
+  const databaseUrl = pick('databaseUrl');
+  return {
+    listen: parseListen(pick('listen') ?? DEFAULTS.listen),
+    dataDir: resolve(pick('dataDir') ?? DEFAULTS.dataDir),
+    ...(databaseUrl ? { databaseUrl } : {}),
+    maxManifestBytes: positiveNumber('maxManifestBytes', pick('maxManifestBytes') ?? DEFAULTS.maxManifestBytes),
+    uploadExpiryMs: positiveNumber('uploadExpiryHours', pick('uploadExpiryHours') ?? DEFAULTS.uploadExpiryHours) * 3600_000,
+    logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
+  };
+}
+
+export function parseListen(value: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new ConfigError(`invalid listen address "${value}" (want host:port)`);
+  return { host: match[1] ?? match[2]!, port };
+}
+
+/** The configuration as it may be logged: the database password masked. */
+export function describeConfig(config: CairnConfig): Record<string, unknown> {
+  return {
+    ...config,
+    databaseUrl: config.databaseUrl ? maskPassword(config.databaseUrl) : 'embedded (PGlite)',
+  };
+}
+
+function maskPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function positiveNumber(name: string, value: number | string): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,33 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from '../../../registry/index.js';
+import { parsePageRequest, type Page } from '../../../registry/pagination.js';
+import { queryParam } from '../request.js';
+
+export async function listTags(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: { name: string }) {
+  const page = await registry.listings.tags(route.name, pageRequest(request));
+  withNextLink(reply, `/v2/${route.name}/tags/list`, page, queryParam(request, 'n'));
+  return reply.code(200).send({ name: route.name, tags: page.items });
+}
+
+export async function listCatalog(registry: Registry, request: FastifyRequest, reply: FastifyReply) {
+  const page = await registry.listings.catalog(pageRequest(request));
+  withNextLink(reply, '/v2/_catalog', page, queryParam(request, 'n'));
+  return reply.code(200).send({ repositories: page.items });
+}
+
+export async function listReferrers(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: { name: string; digest: string }) {
+  const artifactType = queryParam(request, 'artifactType');
+  const index = await registry.listings.referrers(route.name, route.digest, artifactType);
+  if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
+  return reply.code(200).header('content-type', index.mediaType).send(JSON.stringify(index));
+}
+
+function pageRequest(request: FastifyRequest) {
+  return parsePageRequest(queryParam(request, 'n'), queryParam(request, 'last'));
+}
+
+function withNextLink(reply: FastifyReply, path: string, page: Page, n: string | undefined): void {
+  if (page.next === undefined) return;
+  const query = new URLSearchParams({ ...(n ? { n } : {}), last: page.next });
+  reply.header('link', `<${path}?${query.toString()}>; rel="next"`);
+}

@@ -1,0 +1,38 @@
+/**
+ * Parses the part of a `/v2/` URL path after `/v2/` into an OCI API route.
+ *
+ * Repository names have any number of `/`-separated components and may themselves contain the
+ * words "manifests", "blobs" or "tags", so routes are matched from the right: the greedy `(.+)`
+ * leaves the last keyword to the route. Nothing is percent-decoded: no valid name, tag or digest
+ * contains `%`, so an encoded `%2F` or `%2E%2E` stays a character the name grammar refuses.
+ */
+export type OciRoute =
+  | { readonly kind: 'base' }
+  | { readonly kind: 'catalog' }
+  | { readonly kind: 'tags'; readonly name: string }
+  | { readonly kind: 'manifest'; readonly name: string; readonly reference: string }
+  | { readonly kind: 'blob'; readonly name: string; readonly digest: string }
+  | { readonly kind: 'uploads'; readonly name: string }
+  | { readonly kind: 'upload'; readonly name: string; readonly id: string }
+  | { readonly kind: 'referrers'; readonly name: string; readonly digest: string };
+
+const PATTERNS: ReadonlyArray<[RegExp, (m: RegExpExecArray) => OciRoute]> = [
+  [/^_catalog$/, () => ({ kind: 'catalog' })],
+  [/^(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
+  [/^(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: 'manifest', name: m[1]!, reference: m[2]! })],
+  [/^(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: 'uploads', name: m[1]! })],
+  [/^(.+)\/blobs\/uploads\/([^/]+)$/, (m) => ({ kind: 'upload', name: m[1]!, id: m[2]! })],
+  [/^(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: 'blob', name: m[1]!, digest: m[2]! })],
+  [/^(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: 'referrers', name: m[1]!, digest: m[2]! })],
+];
+
+/** @param rest the path after `/v2/`, without the query string */
+export function parseOciPath(rest: string): OciRoute | undefined {
+  if (rest === '') return { kind: 'base' };
+  if (rest.length > 2048) return undefined;
+  for (const [pattern, build] of PATTERNS) {
+    const match = pattern.exec(rest);
+    if (match) return build(match);
+  }
+  return undefined;
+}

@@ -1,0 +1,58 @@
+/**
+ * Opens the metadata database: PostgreSQL through a `pg` pool when a URL is given, otherwise
+ * PGlite (PostgreSQL compiled to WebAssembly) in-process, persisted under the data directory.
+ * Both speak the same SQL, run the same migrations and pass the same store suite.
+ */
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+const INT8_OID = 20;
+
+export type MetadataConnection =
+  | { kind: 'postgres'; url: string; poolSize?: number }
+  /** `dataDir` undefined keeps the database in memory (tests). */
+  | { kind: 'pglite'; dataDir?: string };
+
+export interface OpenedDatabase {
+  readonly kind: MetadataConnection['kind'];
+  readonly db: Kysely<Database>;
+  /**
+   * Runs a multi-statement SQL script on the connection `executor` holds. PGlite's query path
+   * takes one statement at a time, so its scripts go through `exec` on the one session it has.
+   */
+  runScript(executor: Kysely<any>, script: string): Promise<void>;
+}
+
+export async function openDatabase(connection: MetadataConnection): Promise<OpenedDatabase> {
+  if (connection.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: connection.url,
+      max: connection.poolSize ?? 20,
+      // bigint columns hold sizes and counts well below 2^53: read them as numbers.
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    return {
+      kind: 'postgres',
+      db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
+      // Without parameters pg uses the simple query protocol, which takes many statements.
+      runScript: async (executor, script) => void (await sql.raw(script).execute(executor)),
+    };
+  }
+  if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
+  const pglite = await PGlite.create({
+    ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
+    parsers: { [INT8_OID]: (value: string) => Number(value) },
+  });
+  return {
+    kind: 'pglite',
+    db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }),
+    runScript: async (_executor, script) => void (await pglite.exec(script)),
+  };
+}

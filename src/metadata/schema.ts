@@ -1,0 +1,96 @@
+/**
+ * Kysely's view of the tables in migrations/. Conventions: `Generated<T>` for columns the database
+ * fills, nullable columns as `T | null` (never optional), bigint columns read as JS numbers
+ * (the drivers are configured so; sizes stay far below 2^53).
+ */
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface BlobsTable {
+  digest: string;
+  size: number;
+  created_at: Timestamp;
+}
+
+export interface RepositoryBlobsTable {
+  repository_id: number;
+  blob_digest: string;
+  created_at: Timestamp;
+}
+
+export interface ManifestsTable {
+  id: Generated<number>;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  artifact_type: string | null;
+  config_digest: string | null;
+  config_media_type: string | null;
+  subject_digest: string | null;
+  annotations: ColumnType<Record<string, string> | null, string | null, string | null>;
+  size: number;
+  payload: Uint8Array;
+  pushed_at: Timestamp;
+  last_pulled_at: Timestamp | null;
+  pull_count: Generated<number>;
+}
+
+export interface ManifestBlobsTable {
+  manifest_id: number;
+  blob_digest: string;
+}
+
+export interface ManifestReferencesTable {
+  parent_id: number;
+  child_id: number;
+}
+
+export interface TagsTable {
+  repository_id: number;
+  name: string;
+  manifest_id: number;
+  pushed_at: Timestamp;
+  last_pulled_at: Timestamp | null;
+  pull_count: Generated<number>;
+}
+
+export interface UploadSessionsTable {
+  id: string;
+  repository_id: number;
+  size: number;
+  started_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GcBlobReviewQueueTable {
+  digest: string;
+  review_after: Timestamp;
+  event: string;
+}
+
+export interface GcManifestReviewQueueTable {
+  manifest_id: number;
+  repository_id: number;
+  review_after: Timestamp;
+  event: string;
+}
+
+export interface Database {
+  repositories: RepositoriesTable;
+  blobs: BlobsTable;
+  repository_blobs: RepositoryBlobsTable;
+  manifests: ManifestsTable;
+  manifest_blobs: ManifestBlobsTable;
+  manifest_references: ManifestReferencesTable;
+  tags: TagsTable;
+  upload_sessions: UploadSessionsTable;
+  gc_blob_review_queue: GcBlobReviewQueueTable;
+  gc_manifest_review_queue: GcManifestReviewQueueTable;
+}

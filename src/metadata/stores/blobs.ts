@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+
+export interface BlobRow {
+  digest: string;
+  size: number;
+}
+
+/** Committed blobs and their links to repositories. */
+export class BlobStoreMetadata {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async find(digest: string): Promise<BlobRow | undefined> {
+    return this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', '=', digest).executeTakeFirst();
+  }
+
+  /** The blob as seen from one repository: only linked blobs exist there. */
+  async findInRepository(repositoryId: number, digest: string): Promise<BlobRow | undefined> {
+    return this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.blob_digest')
+      .select(['b.digest', 'b.size'])
+      .where('rb.repository_id', '=', repositoryId)
+      .where('rb.blob_digest', '=', digest)
+      .executeTakeFirst();
+  }
+
+  /** Records a committed blob (idempotent) and links it to the repository. */
+  async addToRepository(repositoryId: number, digest: string, size: number): Promise<void> {
+    await this.db.insertInto('blobs').values({ digest, size }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    await this.link(repositoryId, digest);
+  }
+
+  async link(repositoryId: number, digest: string): Promise<void> {
+    await this.db
+      .insertInto('repository_blobs')
+      .values({ repository_id: repositoryId, blob_digest: digest })
+      .onConflict((oc) => oc.columns(['repository_id', 'blob_digest']).doNothing())
+      .execute();
+  }
+
+  /** Removes the repository's link; the bytes stay until garbage collection. */
+  async unlink(repositoryId: number, digest: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('repository_blobs')
+      .where('repository_id', '=', repositoryId)
+      .where('blob_digest', '=', digest)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Which of `digests` are linked to the repository. */
+  async linkedAmong(repositoryId: number, digests: readonly string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('repository_blobs')
+      .select('blob_digest')
+      .where('repository_id', '=', repositoryId)
+      .where('blob_digest', 'in', digests)
+      .execute();
+    return new Set(rows.map((r) => r.blob_digest));
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The metadata stores. Each takes a Kysely executor — the database or a transaction — so a
+ * service can combine several stores in one transaction: `metadata.transaction((s) => …)`.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import { BlobStoreMetadata } from './blobs.js';
+import { ManifestStore } from './manifests.js';
+import { RepositoryStore } from './repositories.js';
+import { TagStore } from './tags.js';
+import { UploadSessionStore } from './uploads.js';
+
+export interface Stores {
+  readonly repositories: RepositoryStore;
+  readonly blobs: BlobStoreMetadata;
+  readonly manifests: ManifestStore;
+  readonly tags: TagStore;
+  readonly uploads: UploadSessionStore;
+}
+
+export function storesFor(db: Kysely<Database>): Stores {
+  return {
+    repositories: new RepositoryStore(db),
+    blobs: new BlobStoreMetadata(db),
+    manifests: new ManifestStore(db),
+    tags: new TagStore(db),
+    uploads: new UploadSessionStore(db),
+  };
+}
+
+export class Metadata {
+  readonly stores: Stores;
+
+  constructor(readonly db: Kysely<Database>) {
+    this.stores = storesFor(db);
+  }
+
+  transaction<T>(work: (stores: Stores) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => work(storesFor(tx)));
+  }
+
+  destroy(): Promise<void> {
+    return this.db.destroy();
+  }
+}

@@ -1,0 +1,60 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+import type { ManifestRow } from './manifests.js';
+
+export class TagStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The manifest a tag points at. */
+  async findManifest(repositoryId: number, tag: string): Promise<ManifestRow | undefined> {
+    return this.db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+      .select(['m.id', 'm.digest', 'm.media_type', 'm.size', 'm.payload'])
+      .where('t.repository_id', '=', repositoryId)
+      .where('t.name', '=', tag)
+      .executeTakeFirst();
+  }
+
+  /** Points the tag at the manifest; a re-push of a tag restamps its push time. */
+  async upsert(repositoryId: number, tag: string, manifestId: number): Promise<void> {
+    await this.db
+      .insertInto('tags')
+      .values({ repository_id: repositoryId, name: tag, manifest_id: manifestId })
+      .onConflict((oc) =>
+        oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId, pushed_at: new Date() }),
+      )
+      .execute();
+  }
+
+  async delete(repositoryId: number, tag: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('tags')
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', tag)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Tag names in lexical (byte) order after `last`, at most `limit`. */
+  async listNames(repositoryId: number, limit: number, last?: string): Promise<string[]> {
+    let query = this.db
+      .selectFrom('tags')
+      .select('name')
+      .where('repository_id', '=', repositoryId)
+      // COLLATE "C": lexical by code point, as the spec's "lexical order" and clients expect.
+      .orderBy((eb) => eb.ref('name'), (ob) => ob.collate('C'))
+      .limit(limit);
+    if (last !== undefined) query = query.where((eb) => eb(eb.ref('name'), '>', eb.val(last)));
+    return (await query.execute()).map((r) => r.name);
+  }
+
+  async recordPulls(repositoryId: number, tag: string, count: number, at: Date): Promise<void> {
+    await this.db
+      .updateTable('tags')
+      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: at }))
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', tag)
+      .execute();
+  }
+}

@@ -1,0 +1,52 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+
+export interface UploadSessionRow {
+  id: string;
+  repository_id: number;
+  size: number;
+  started_at: Date;
+  updated_at: Date;
+}
+
+/** Upload sessions, persisted so that a restart or another replica can continue them. */
+export class UploadSessionStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(id: string, repositoryId: number): Promise<void> {
+    await this.db.insertInto('upload_sessions').values({ id, repository_id: repositoryId, size: 0 }).execute();
+  }
+
+  async find(id: string): Promise<UploadSessionRow | undefined> {
+    return this.db.selectFrom('upload_sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * Moves the session from `from` to `to` bytes. Returns false when another request moved it
+   * first (a concurrent or retried chunk), so the caller can answer with the real offset.
+   */
+  async advance(id: string, from: number, to: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('upload_sessions')
+      .set({ size: to, updated_at: new Date() })
+      .where('id', '=', id)
+      .where('size', '=', from)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('upload_sessions').where('id', '=', id).execute();
+  }
+
+  /** Sessions untouched since `before`, oldest first. */
+  async listStale(before: Date, limit: number): Promise<UploadSessionRow[]> {
+    return this.db
+      .selectFrom('upload_sessions')
+      .selectAll()
+      .where('updated_at', '<', before)
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
+  }
+}

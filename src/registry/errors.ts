@@ -1,0 +1,150 @@
+/**
+ * Domain errors: named after the fact that went wrong, free of HTTP. Each carries a `kind`;
+ * the wire mapping (OCI error code + status) lives in one table in src/http/oci/errors.ts,
+ * which the compiler keeps exhaustive over `RegistryErrorKind`.
+ */
+export type RegistryErrorKind =
+  | 'blob_unknown'
+  | 'blob_upload_invalid'
+  | 'blob_upload_unknown'
+  | 'digest_invalid'
+  | 'manifest_blob_unknown'
+  | 'manifest_invalid'
+  | 'manifest_unknown'
+  | 'manifest_too_large'
+  | 'name_invalid'
+  | 'name_unknown'
+  | 'tag_invalid'
+  | 'size_invalid'
+  | 'range_not_satisfiable'
+  | 'unsupported'
+  | 'pagination_invalid'
+  | 'storage_unavailable';
+
+export class RegistryError extends Error {
+  constructor(
+    readonly kind: RegistryErrorKind,
+    message: string,
+    /** Machine-readable detail for the client, e.g. the digest concerned. */
+    readonly detail?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BlobNotFoundError extends RegistryError {
+  constructor(digest: string) {
+    super('blob_unknown', 'blob unknown to registry', { digest });
+  }
+}
+
+export class UploadNotFoundError extends RegistryError {
+  constructor(id: string) {
+    super('blob_upload_unknown', 'blob upload unknown to registry', { uploadId: id });
+  }
+}
+
+export class UploadInvalidError extends RegistryError {
+  constructor(message: string, detail?: unknown) {
+    super('blob_upload_invalid', message, detail);
+  }
+}
+
+/** A chunk that does not start where the upload ends (out of order, overlapping or a gap). */
+export class UploadRangeError extends RegistryError {
+  constructor(readonly expectedOffset: number, received: number) {
+    super('range_not_satisfiable', `chunk starts at ${received}, upload is at ${expectedOffset}`, {
+      expectedOffset,
+      received,
+    });
+  }
+}
+
+export class DigestInvalidError extends RegistryError {
+  constructor(message: string, detail?: unknown) {
+    super('digest_invalid', message, detail);
+  }
+}
+
+export class DigestMismatchError extends RegistryError {
+  constructor(expected: string, actual: string) {
+    super('digest_invalid', 'provided digest did not match uploaded content', { expected, actual });
+  }
+}
+
+export class SizeInvalidError extends RegistryError {
+  constructor(message: string, detail?: unknown) {
+    super('size_invalid', message, detail);
+  }
+}
+
+export class ManifestInvalidError extends RegistryError {
+  constructor(message: string, detail?: unknown) {
+    super('manifest_invalid', message, detail);
+  }
+}
+
+export class ManifestTooLargeError extends RegistryError {
+  constructor(limit: number) {
+    super('manifest_too_large', `manifest exceeds the ${limit}-byte limit`, { limit });
+  }
+}
+
+export class ManifestBlobUnknownError extends RegistryError {
+  constructor(digest: string) {
+    super('manifest_blob_unknown', 'manifest references a blob or manifest unknown to the repository', {
+      digest,
+    });
+  }
+}
+
+export class ManifestNotFoundError extends RegistryError {
+  constructor(reference: string) {
+    super('manifest_unknown', 'manifest unknown to registry', { reference });
+  }
+}
+
+export class NameInvalidError extends RegistryError {
+  constructor(name: string) {
+    super('name_invalid', 'invalid repository name', { name: name.slice(0, 300) });
+  }
+}
+
+export class NameNotFoundError extends RegistryError {
+  constructor(name: string) {
+    super('name_unknown', 'repository name not known to registry', { name });
+  }
+}
+
+export class TagInvalidError extends RegistryError {
+  constructor(tag: string) {
+    super('tag_invalid', 'invalid tag', { tag: tag.slice(0, 300) });
+  }
+}
+
+export class RangeNotSatisfiableError extends RegistryError {
+  constructor(readonly size: number) {
+    super('range_not_satisfiable', 'requested range not satisfiable', { size });
+  }
+}
+
+export class UnsupportedError extends RegistryError {
+  constructor(message: string) {
+    super('unsupported', message);
+  }
+}
+
+export class PaginationInvalidError extends RegistryError {
+  constructor(message: string) {
+    super('pagination_invalid', message);
+  }
+}
+
+/** The blob backend could not be reached or failed; nothing was published. */
+export class StorageUnavailableError extends RegistryError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('storage_unavailable', message);
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}

@@ -1,0 +1,29 @@
+/** The registry's services, created together over one metadata database and one blob store. */
+import type { Metadata } from '../metadata/stores/index.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { BlobService } from './blobs.js';
+import { ListingService } from './listings.js';
+import { ManifestService } from './manifests.js';
+import { PullRecorder } from './pull-recorder.js';
+import { Repositories } from './repositories.js';
+import { UploadService } from './uploads.js';
+
+export interface Registry {
+  readonly blobs: BlobService;
+  readonly uploads: UploadService;
+  readonly manifests: ManifestService;
+  readonly listings: ListingService;
+  readonly pulls: PullRecorder;
+}
+
+export function createRegistry(metadata: Metadata, storage: BlobStore): Registry {
+  const repositories = new Repositories(metadata);
+  const pulls = new PullRecorder(metadata);
+  return {
+    blobs: new BlobService(metadata, storage, repositories),
+    uploads: new UploadService(metadata, storage, repositories),
+    manifests: new ManifestService(metadata, repositories, pulls),
+    listings: new ListingService(metadata, repositories),
+    pulls,
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Manifests: push (validated, references checked, stored byte-exact), pull by tag or digest,
+ * delete. Tags are pointers kept beside manifests.
+ */
+import { digestOf, isDigestReference } from '../oci/digest.js';
+import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
+import { isValidTag } from '../oci/name.js';
+import type { Metadata } from '../metadata/stores/index.js';
+import type { ManifestRow } from '../metadata/stores/manifests.js';
+import { requireDigest } from './blobs.js';
+import {
+  DigestInvalidError,
+  ManifestBlobUnknownError,
+  ManifestInvalidError,
+  ManifestNotFoundError,
+  TagInvalidError,
+} from './errors.js';
+import type { PullRecorder } from './pull-recorder.js';
+import type { Repositories } from './repositories.js';
+
+export interface StoredManifest {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly payload: Uint8Array;
+}
+
+export interface PushedManifest {
+  readonly digest: string;
+  readonly manifest: ParsedManifest;
+}
+
+/** Layers that clients may legitimately not push (foreign / non-distributable layers). */
+const NON_DISTRIBUTABLE = /(\.foreign\.|\.nondistributable\.)/;
+
+/** Observers told about every stored manifest (e.g. the BuildKit cache indexer). */
+export type ManifestPushListener = (event: {
+  repository: string;
+  repositoryId: number;
+  tag?: string;
+  digest: string;
+  manifest: ParsedManifest;
+  payload: Uint8Array;
+}) => Promise<void>;
+
+export class ManifestService {
+  private readonly listeners: ManifestPushListener[] = [];
+
+  constructor(
+    private readonly metadata: Metadata,
+    private readonly repositories: Repositories,
+    private readonly pulls: PullRecorder,
+  ) {}
+
+  onPush(listener: ManifestPushListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves a tag or digest; does not count as a pull (HEAD and GET both use it). */
+  async resolve(name: string, reference: string): Promise<StoredManifest & { id: number; repositoryId: number }> {
+    const repositoryId = await this.repositories.find(name);
+    const row = repositoryId === undefined ? undefined : await this.lookup(repositoryId, reference);
+    if (!row || repositoryId === undefined) throw new ManifestNotFoundError(reference);
+    return { id: row.id, repositoryId, digest: row.digest, mediaType: row.media_type, payload: toBuffer(row.payload) };
+  }
+
+  /** Counts a pull of the manifest (and of the tag, when pulled by tag). */
+  recordPull(found: { id: number; repositoryId: number }, reference: string): void {
+    this.pulls.record(found.id, isDigestReference(reference) ? undefined : { repositoryId: found.repositoryId, tag: reference });
+  }
+
+  async put(name: string, reference: string, contentType: string, payload: Uint8Array): Promise<PushedManifest> {
+    const byDigest = isDigestReference(reference);
+    if (!byDigest && !isValidTag(reference)) throw new TagInvalidError(reference);
+    const digest = byDigest ? this.checkedDigest(reference, payload) : digestOf(payload).value;
+    const parsed = parseManifest(payload, contentType);
+    if (!parsed.ok) throw new ManifestInvalidError(parsed.reason);
+    const manifest = parsed.manifest;
+    const repositoryId = await this.repositories.findOrCreate(name);
+    const tag = byDigest ? undefined : reference;
+    await this.metadata.transaction(async (stores) => {
+      const refs = await this.resolveReferences(stores, repositoryId, manifest);
+      const id = await stores.manifests.insert({
+        repositoryId,
+        digest,
+        mediaType: manifest.mediaType,
+        artifactType: manifest.artifactType ?? null,
+        configDigest: manifest.config?.digest.value ?? null,
+        configMediaType: manifest.config?.mediaType ?? null,
+        subjectDigest: manifest.subject?.digest.value ?? null,
+        annotations: manifest.annotations ?? null,
+        payload,
+        blobDigests: refs.blobs,
+        childManifestIds: refs.manifests,
+      });
+      if (tag) await stores.tags.upsert(repositoryId, tag, id);
+    });
+    for (const listener of this.listeners) {
+      await listener({ repository: name, repositoryId, tag, digest, manifest, payload });
+    }
+    return { digest, manifest };
+  }
+
+  /** Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags. */
+  async delete(name: string, reference: string): Promise<void> {
+    const repositoryId = await this.repositories.find(name);
+    if (repositoryId === undefined) throw new ManifestNotFoundError(reference);
+    if (!isDigestReference(reference)) {
+      if (!isValidTag(reference)) throw new TagInvalidError(reference);
+      if (!(await this.metadata.stores.tags.delete(repositoryId, reference))) throw new ManifestNotFoundError(reference);
+      return;
+    }
+    const digest = requireDigest(reference);
+    const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest.value);
+    if (!row) throw new ManifestNotFoundError(reference);
+    await this.metadata.stores.manifests.delete(row.id);
+  }
+
+  private async lookup(repositoryId: number, reference: string): Promise<ManifestRow | undefined> {
+    if (isDigestReference(reference)) {
+      return this.metadata.stores.manifests.findByDigest(repositoryId, requireDigest(reference).value);
+    }
+    if (!isValidTag(reference)) throw new TagInvalidError(reference);
+    return this.metadata.stores.tags.findManifest(repositoryId, reference);
+  }
+
+  private checkedDigest(reference: string, payload: Uint8Array): string {
+    const expected = requireDigest(reference);
+    const actual = digestOf(payload, expected.algorithm);
+    if (actual.value !== expected.value) {
+      throw new DigestInvalidError('manifest digest does not match the reference', {
+        expected: expected.value,
+        actual: actual.value,
+      });
+    }
+    return expected.value;
+  }
+
+  /**
+   * Every descriptor a manifest names must exist in the repository. Image manifests name blobs;
+   * index entries are usually manifests, but BuildKit's legacy cache index lists blobs there, so
+   * an entry may be either.
+   */
+  private async resolveReferences(
+    stores: Metadata['stores'],
+    repositoryId: number,
+    manifest: ParsedManifest,
+  ): Promise<{ blobs: string[]; manifests: number[] }> {
+    const wanted: Descriptor[] = manifest.kind === 'image' ? [manifest.config!, ...manifest.layers] : [...manifest.manifests];
+    const digests = [...new Set(wanted.map((d) => d.digest.value))];
+    const linked = await stores.blobs.linkedAmong(repositoryId, digests);
+    const manifestIds =
+      manifest.kind === 'index' ? await stores.manifests.idsByDigest(repositoryId, digests) : new Map<string, number>();
+    for (const d of wanted) {
+      const known = linked.has(d.digest.value) || manifestIds.has(d.digest.value);
+      if (!known && !NON_DISTRIBUTABLE.test(d.mediaType)) throw new ManifestBlobUnknownError(d.digest.value);
+    }
+    return { blobs: digests.filter((d) => linked.has(d) && !manifestIds.has(d)), manifests: [...manifestIds.values()] };
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

@@ -1,0 +1,211 @@
+/**
+ * Blob upload sessions: start, append chunks, finish with a digest, cancel, mount.
+ *
+ * Hash continuation: a session's digest is computed while its bytes stream to storage. The
+ * running hash of each session lives in this process (`RunningHashes`); when a chunk arrives at
+ * a process that does not hold it (after a restart, or at another replica) the hash is rebuilt
+ * by reading the bytes stored so far — one extra read of the upload, paid only on that hand-over.
+ */
+import type { Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { digestFromHex, newHasher, type Digest } from '../oci/digest.js';
+import type { Metadata } from '../metadata/stores/index.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { requireDigest } from './blobs.js';
+import { DigestingStream } from './digesting-stream.js';
+import { DigestMismatchError, UploadNotFoundError, UploadRangeError } from './errors.js';
+import type { Repositories } from './repositories.js';
+import { KeyedMutex } from './keyed-mutex.js';
+
+export interface UploadState {
+  readonly id: string;
+  /** Bytes received so far. */
+  readonly size: number;
+}
+
+export interface ChunkOptions {
+  /** Declared Content-Length of the body, when the client sent one. */
+  readonly contentLength?: number;
+  /** Start offset from Content-Range, when the client sent one. */
+  readonly rangeStart?: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class UploadService {
+  private readonly hashes = new RunningHashes();
+  private readonly locks = new KeyedMutex();
+
+  constructor(
+    private readonly metadata: Metadata,
+    private readonly storage: BlobStore,
+    private readonly repositories: Repositories,
+  ) {}
+
+  async start(name: string): Promise<UploadState> {
+    const repositoryId = await this.repositories.findOrCreate(name);
+    const id = randomUUID();
+    await this.storage.createUpload(id);
+    await this.metadata.stores.uploads.create(id, repositoryId);
+    return { id, size: 0 };
+  }
+
+  async status(name: string, id: string): Promise<UploadState> {
+    const session = await this.session(name, id);
+    return { id, size: session.size };
+  }
+
+  /** Appends one chunk. A chunk must start exactly where the upload ends. */
+  async append(name: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadState> {
+    return this.locks.run(id, async () => {
+      const session = await this.session(name, id);
+      return this.appendLocked(id, session.size, body, options);
+    });
+  }
+
+  /**
+   * Finishes the upload: appends the final chunk if any, verifies `digest` and publishes the
+   * blob. On a mismatch the whole upload is discarded and nothing is stored.
+   */
+  async complete(name: string, id: string, digestText: string, body: Readable | undefined, options: ChunkOptions): Promise<Digest> {
+    const expected = requireDigest(digestText);
+    return this.locks.run(id, async () => {
+      const session = await this.session(name, id);
+      let size = session.size;
+      if (body) size = (await this.appendLocked(id, size, body, options)).size;
+      const actual = await this.digestOf(id, size, expected.algorithm);
+      if (actual.value !== expected.value) {
+        await this.discard(id);
+        throw new DigestMismatchError(expected.value, actual.value);
+      }
+      await this.publish(session.repository_id, id, expected, size);
+      return expected;
+    });
+  }
+
+  /** Monolithic upload (`POST ?digest=`): a session that starts and completes in one request. */
+  async uploadWhole(name: string, digestText: string, body: Readable, options: ChunkOptions): Promise<Digest> {
+    requireDigest(digestText);
+    const { id } = await this.start(name);
+    try {
+      return await this.complete(name, id, digestText, body, options);
+    } catch (error) {
+      await this.discard(id);
+      throw error;
+    }
+  }
+
+  async cancel(name: string, id: string): Promise<void> {
+    await this.session(name, id);
+    await this.discard(id);
+  }
+
+  /**
+   * Cross-repository mount: links `digest` into `name` when it is linked in `from`. Returns false
+   * when it is not (the caller then starts an ordinary upload, as the spec asks).
+   */
+  async mount(name: string, digestText: string, from: string): Promise<boolean> {
+    const digest = requireDigest(digestText);
+    const sourceId = await this.repositories.find(from).catch(() => undefined);
+    if (sourceId === undefined) return false;
+    const blob = await this.metadata.stores.blobs.findInRepository(sourceId, digest.value);
+    if (!blob) return false;
+    const targetId = await this.repositories.findOrCreate(name);
+    await this.metadata.stores.blobs.link(targetId, digest.value);
+    return true;
+  }
+
+  /** Discards sessions untouched for `maxAge` ms, and upload data no session owns. */
+  async expire(now: Date, maxAgeMs: number): Promise<number> {
+    const before = new Date(now.getTime() - maxAgeMs);
+    const stale = await this.metadata.stores.uploads.listStale(before, 1000);
+    for (const session of stale) await this.discard(session.id);
+    let orphans = 0;
+    for await (const upload of this.storage.listUploads()) {
+      if (upload.lastModified >= before) continue;
+      if (await this.metadata.stores.uploads.find(upload.id)) continue;
+      await this.storage.abortUpload(upload.id);
+      orphans++;
+    }
+    return stale.length + orphans;
+  }
+
+  private async appendLocked(id: string, offset: number, body: Readable, options: ChunkOptions): Promise<UploadState> {
+    if (options.rangeStart !== undefined && options.rangeStart !== offset) {
+      body.resume(); // drain so the connection can be reused
+      throw new UploadRangeError(offset, options.rangeStart);
+    }
+    const hash = (await this.hashAt(id, offset)).copy();
+    const digesting = new DigestingStream(hash, options.contentLength);
+    const written = await this.storage.appendUpload(id, offset, body.pipe(digesting));
+    const size = offset + written;
+    if (!(await this.metadata.stores.uploads.advance(id, offset, size))) {
+      throw new UploadRangeError(size, offset);
+    }
+    this.hashes.set(id, size, hash);
+    return { id, size };
+  }
+
+  private async publish(repositoryId: number, id: string, digest: Digest, size: number): Promise<void> {
+    // Bytes first, metadata second: the database never points at missing bytes.
+    if ((await this.storage.stat(digest)) === size) await this.storage.abortUpload(id);
+    else await this.storage.commitUpload(id, digest);
+    this.hashes.delete(id);
+    await this.metadata.transaction(async (stores) => {
+      await stores.blobs.addToRepository(repositoryId, digest.value, size);
+      await stores.uploads.delete(id);
+    });
+  }
+
+  private async digestOf(id: string, size: number, algorithm: Digest['algorithm']): Promise<Digest> {
+    const hash = algorithm === 'sha256' ? (await this.hashAt(id, size)).copy() : await this.rehash(id, algorithm);
+    return digestFromHex(algorithm, hash.digest('hex'));
+  }
+
+  /** The sha256 state after `offset` bytes: from memory, else rebuilt from storage. */
+  private async hashAt(id: string, offset: number): Promise<Hash> {
+    const known = this.hashes.get(id, offset);
+    if (known) return known;
+    const hash = await this.rehash(id, 'sha256');
+    this.hashes.set(id, offset, hash);
+    return hash;
+  }
+
+  private async rehash(id: string, algorithm: Digest['algorithm']): Promise<Hash> {
+    const hash = newHasher(algorithm);
+    for await (const chunk of await this.storage.readUpload(id)) hash.update(chunk as Buffer);
+    return hash;
+  }
+
+  private async session(name: string, id: string) {
+    const repositoryId = await this.repositories.find(name);
+    const session = UUID.test(id) ? await this.metadata.stores.uploads.find(id) : undefined;
+    if (!session || session.repository_id !== repositoryId) throw new UploadNotFoundError(id);
+    return session;
+  }
+
+  private async discard(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await this.storage.abortUpload(id);
+    await this.metadata.stores.uploads.delete(id);
+  }
+}
+
+/** Running hashes of the uploads this process has seen, each valid at one offset. */
+class RunningHashes {
+  private readonly byId = new Map<string, { offset: number; hash: Hash }>();
+
+  get(id: string, offset: number): Hash | undefined {
+    const entry = this.byId.get(id);
+    return entry && entry.offset === offset ? entry.hash : undefined;
+  }
+
+  set(id: string, offset: number, hash: Hash): void {
+    this.byId.set(id, { offset, hash });
+  }
+
+  delete(id: string): void {
+    this.byId.delete(id);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The blob storage contract. Every backend (filesystem, S3, memory) implements exactly this, and
+ * test/storage/conformance.ts runs one suite against each.
+ *
+ * Blob bytes only: metadata (which repository links which blob, sizes for HEAD) lives in the
+ * database. The registry writes bytes first and links them in the database second, so the
+ * database never points at bytes that are not there.
+ *
+ * Digests arrive parsed (`Digest`), and upload ids are validated UUIDs: a backend may build paths
+ * or keys from them directly.
+ */
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface UploadInfo {
+  readonly id: string;
+  readonly lastModified: Date;
+}
+
+export interface BlobStore {
+  /** A short name for logs and /readyz, e.g. "filesystem". */
+  readonly kind: string;
+
+  /** Fails with a clear message when the backend is not usable (missing bucket, bad credentials). */
+  check(): Promise<void>;
+
+  /** Size in bytes of a committed blob, or undefined when there is none. */
+  stat(digest: Digest): Promise<number | undefined>;
+
+  /**
+   * The bytes of a committed blob, or of `range` within it. Rejects with BlobNotFoundError when
+   * absent. The caller has checked the range against the size.
+   */
+  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+
+  /** Removes a committed blob. Returns false when there was none. */
+  delete(digest: Digest): Promise<boolean>;
+
+  /** Every committed blob, in no particular order (for garbage collection). */
+  list(): AsyncIterable<Digest>;
+
+  /** Starts an empty upload. */
+  createUpload(id: string): Promise<void>;
+
+  /**
+   * Appends `body` to the upload, which must currently hold exactly `offset` bytes. Returns the
+   * number of bytes appended. When `body` fails or ends early the upload is left as it was before
+   * the call: a chunk is applied whole or not at all. Rejects with UploadNotFoundError.
+   */
+  appendUpload(id: string, offset: number, body: Readable): Promise<number>;
+
+  /** Bytes received so far, or undefined when there is no such upload. */
+  uploadSize(id: string): Promise<number | undefined>;
+
+  /**
+   * The upload's bytes so far. Used to recompute a digest when the process that hashed the
+   * earlier chunks is gone (restart, another replica).
+   */
+  readUpload(id: string): Promise<Readable>;
+
+  /**
+   * Publishes the upload as the blob `digest` (already verified by the caller) and removes the
+   * upload. Atomic: readers see the whole blob or none. Concurrent commits of the same digest
+   * are safe; the content is identical by definition.
+   */
+  commitUpload(id: string, digest: Digest): Promise<void>;
+
+  /** Discards an upload and its temporary data; a missing upload is not an error. */
+  abortUpload(id: string): Promise<void>;
+
+  /** Uploads in progress, for expiring abandoned ones. */
+  listUploads(): AsyncIterable<UploadInfo>;
+}
