@@ -8,7 +8,7 @@
  */
 import type { Hash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { digestFromHex, newHasher, type Digest } from '../oci/digest.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -137,8 +137,9 @@ export class UploadService {
       throw new UploadRangeError(offset, options.rangeStart);
     }
     const hash = (await this.hashAt(id, offset)).copy();
-    const digesting = new DigestingStream(hash, options.contentLength);
-    const written = await this.storage.appendUpload(id, offset, body.pipe(digesting));
+    // pipeline (not pipe) so that a client that goes away mid-body fails the chunk.
+    const digesting = pipeline(body, new DigestingStream(hash, options.contentLength), () => undefined);
+    const written = await this.storage.appendUpload(id, offset, digesting);
     const size = offset + written;
     if (!(await this.metadata.stores.uploads.advance(id, offset, size))) {
       throw new UploadRangeError(size, offset);
