@@ -59,7 +59,12 @@ function register(st: PassState, r: number): number {
   let sets = st.slots.get(c);
   if (!sets) st.slots.set(c, (sets = rec.inputs.map(() => new Set<string>())));
   rec.inputs.forEach((alts, k) => {
-    for (const a of alts) sets[k]!.add(altKey(a.selector, st.uf.find(a.link)));
+    for (const a of alts) {
+      // A source inside the record's own class is a loop BuildKit would drop (see cycles.ts);
+      // it must not make this class look joinable with its own dependents.
+      const source = st.uf.find(a.link);
+      if (source !== c) sets[k]!.add(altKey(a.selector, source));
+    }
     st.work.done += alts.length;
   });
   return c;

@@ -10,6 +10,7 @@
 //            input graph, which is independent of input order.
 //   sources  within each inputs[k]: by link index (as BuildKit), then selector.
 //   results  by layer index; chains by their index lists. (BuildKit writes one result per record.)
+import { breakCycles } from './cycles.js';
 import { recordIdentities } from './identity.js';
 import type { Pool, PoolAlt, PoolLayer } from './pool.js';
 import { laterTime } from './time.js';
@@ -28,6 +29,7 @@ export function emitConfig(pool: Pool, roots: Int32Array): CacheConfig | string 
   const layers = sortLayers(pool.layers);
   const layerIndex = new Map(layers.map((l, i) => [l.key, i]));
   const classes = collectClasses(pool, roots);
+  breakCycles(classes);
   const identity = recordIdentities(classes);
   if (typeof identity === 'string') return identity;
   const sorted = sortRecords(classes, identity);

@@ -19,7 +19,8 @@ export async function listReferrers(registry: Registry, request: FastifyRequest,
   const artifactType = queryParam(request, 'artifactType');
   const index = await registry.listings.referrers(route.name, route.digest, artifactType);
   if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
-  return reply.code(200).header('content-type', index.mediaType).send(JSON.stringify(index));
+  // A Buffer, not a string: Fastify would append "; charset=utf-8" to the media type.
+  return reply.code(200).header('content-type', index.mediaType).send(Buffer.from(JSON.stringify(index)));
 }
 
 function pageRequest(request: FastifyRequest) {
