@@ -752,16 +752,9 @@ if (testDatabases().includes('postgres')) {
     test('an en-US database could be created', (ctx) => {
       if (unavailable) ctx.skip(`no ICU collation on this server: ${unavailable}`);
     });
-    // Known bugs in src/metadata/stores (reported; flip to plain tests once fixed):
-    orderingTests(
-      () => {
-        if (!t) throw new Error(`no ICU database: ${unavailable}`);
-        return t.metadata;
-      },
-      {
-        tags: 'TagStore.listNames orders by name COLLATE "C" but filters `name > last` in the default collation, so pages skip tags',
-        catalog: 'RepositoryStore.listNames orders and filters by the default collation, not COLLATE "C"',
-      },
-    );
+    orderingTests(() => {
+      if (!t) throw new Error(`no ICU database: ${unavailable}`);
+      return t.metadata;
+    });
   });
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
 export interface ManifestRow {
@@ -122,7 +122,8 @@ export class ManifestStore {
   async recordPulls(id: number, count: number, at: Date): Promise<void> {
     await this.db
       .updateTable('manifests')
-      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: at }))
+      // GREATEST: flushes from several replicas may arrive out of order.
+      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: sql<Date>`GREATEST(last_pulled_at, ${at})` }))
       .where('id', '=', id)
       .execute();
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
 export interface RepositoryRow {
@@ -26,8 +26,9 @@ export class RepositoryStore {
 
   /** Names in lexical order after `last`, at most `limit` (catalog pagination). */
   async listNames(limit: number, last?: string): Promise<string[]> {
-    let query = this.db.selectFrom('repositories').select('name').orderBy('name').limit(limit);
-    if (last !== undefined) query = query.where('name', '>', last);
+    // COLLATE "C": byte order whatever the database's default collation is.
+    let query = this.db.selectFrom('repositories').select('name').orderBy(sql`name COLLATE "C"`).limit(limit);
+    if (last !== undefined) query = query.where(sql<boolean>`name > ${last} COLLATE "C"`);
     return (await query.execute()).map((r) => r.name);
   }
 }

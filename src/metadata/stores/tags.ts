@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { ManifestRow } from './manifests.js';
 
@@ -43,16 +43,16 @@ export class TagStore {
       .select('name')
       .where('repository_id', '=', repositoryId)
       // COLLATE "C": lexical by code point, as the spec's "lexical order" and clients expect.
-      .orderBy((eb) => eb.ref('name'), (ob) => ob.collate('C'))
+      .orderBy(sql`name COLLATE "C"`)
       .limit(limit);
-    if (last !== undefined) query = query.where((eb) => eb(eb.ref('name'), '>', eb.val(last)));
+    if (last !== undefined) query = query.where(sql<boolean>`name > ${last} COLLATE "C"`);
     return (await query.execute()).map((r) => r.name);
   }
 
   async recordPulls(repositoryId: number, tag: string, count: number, at: Date): Promise<void> {
     await this.db
       .updateTable('tags')
-      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: at }))
+      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: sql<Date>`GREATEST(last_pulled_at, ${at})` }))
       .where('repository_id', '=', repositoryId)
       .where('name', '=', tag)
       .execute();

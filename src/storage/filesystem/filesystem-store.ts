@@ -20,7 +20,7 @@ import { mkdir, open, opendir, readdir, rename, rm, stat, truncate } from 'node:
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { digestFromHex, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
+import { parseDigest, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
 import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../registry/errors.js';
 import type { BlobStore, ByteRange, UploadInfo } from '../blob-store.js';
 
@@ -77,7 +77,9 @@ export class FilesystemBlobStore implements BlobStore {
     for (const algorithm of ALGORITHMS) {
       for (const prefix of await readdirIfExists(join(this.blobsDir, algorithm))) {
         for (const encoded of await readdirIfExists(join(this.blobsDir, algorithm, prefix))) {
-          yield digestFromHex(algorithm, encoded);
+          // Only names this store wrote: a stray file must never reach GC as a digest.
+          const parsed = parseDigest(`${algorithm}:${encoded}`);
+          if (parsed.ok && encoded.startsWith(prefix)) yield parsed.digest;
         }
       }
     }
