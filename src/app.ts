@@ -4,9 +4,11 @@
  */
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { describeConfig, type CairnConfig } from './config/config.js';
+import type { AccessControl } from './auth/access-control.js';
+import { createAccessControl } from './auth/index.js';
+import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
 import { buildServer, type CairnServer } from './http/server.js';
-import { openDatabase } from './metadata/database.js';
+import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
@@ -23,6 +25,37 @@ export interface App {
   close(): Promise<void>;
 }
 
+/**
+ * The first admin comes from CAIRN_ADMIN_PASSWORD. Without any admin Cairn is an open registry,
+ * which is fine on a laptop's loopback address and refused anywhere else unless the operator
+ * explicitly accepts it.
+ */
+async function applySafeDefaults(config: CairnConfig, access: AccessControl, logger: Logger): Promise<void> {
+  if (config.auth.adminPassword) {
+    const outcome = await access.accounts.ensureAdmin('admin', config.auth.adminPassword);
+    logger.info({ outcome }, outcome === 'created' ? 'admin user created' : 'admin password reset');
+  }
+  if (await access.isEnforced()) return;
+  if (isLoopbackHost(config.listen.host)) {
+    logger.warn('no admin configured: open registry on a loopback address (set CAIRN_ADMIN_PASSWORD to enforce authentication)');
+    return;
+  }
+  if (!config.auth.allowOpen) {
+    throw new ConfigError(
+      `refusing to serve an open registry on ${config.listen.host}: set CAIRN_ADMIN_PASSWORD (or run \`cairn admin create\`), or pass --allow-open to accept an open registry`,
+    );
+  }
+  logger.warn({ host: config.listen.host }, 'no admin configured: OPEN registry on a non-loopback address (--allow-open)');
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export function databaseConnection(config: CairnConfig): MetadataConnection {
+  return config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') };
+}
+
 export function createLogger(level: string): Logger {
   return pino({
     level,
@@ -33,21 +66,23 @@ export function createLogger(level: string): Logger {
 
 export async function createApp(config: CairnConfig, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   logger.info({ config: describeConfig(config) }, 'starting');
-  const database = await openDatabase(
-    config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: join(config.dataDir, 'pglite') },
-  );
+  const database = await openDatabase(databaseConnection(config));
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);
   const storage = new FilesystemBlobStore(join(config.dataDir, 'blobs'));
   await storage.check();
   const registry = createRegistry(metadata, storage);
+  const access = await createAccessControl(metadata, config.auth);
+  await applySafeDefaults(config, access, logger);
   registry.pulls.start(PULL_FLUSH_MS);
 
   const server = await buildServer({
     registry,
+    access,
     logger,
     maxManifestBytes: config.maxManifestBytes,
+    ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),
     ready: async () => {
       await metadata.stores.repositories.listNames(1);
       await storage.check();

@@ -4,7 +4,7 @@
  * defaults. Secrets (the database URL's password) are never logged: see `describeConfig`.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface ListenAddress {
   readonly host: string;
@@ -20,6 +20,23 @@ export interface CairnConfig {
   /** Upload sessions untouched this long are discarded. */
   readonly uploadExpiryMs: number;
   readonly logLevel: string;
+  /** Base URL clients reach Cairn at (token realm); default: from each request's Host header. */
+  readonly externalUrl?: string;
+  readonly auth: AuthConfig;
+}
+
+export interface AuthConfig {
+  /** Audience of issued tokens and the `service` of challenges. */
+  readonly service: string;
+  readonly tokenLifetimeSeconds: number;
+  /** PEM file of the token signing key; created at first start when it is the default path. */
+  readonly tokenKeyFile: string;
+  readonly tokenKeyFileConfigured: boolean;
+  /** Accept an open registry on a non-loopback address (no admin configured). */
+  readonly allowOpen: boolean;
+  /** When set, the user `admin` is created (or its password reset) at start. Never logged. */
+  readonly adminPassword?: string;
+  readonly maxFailedLogins: number;
 }
 
 /** Settings as they come from any one source, before defaults. */
@@ -30,6 +47,13 @@ export interface ConfigInput {
   maxManifestBytes?: number | string;
   uploadExpiryHours?: number | string;
   logLevel?: string;
+  externalUrl?: string;
+  authService?: string;
+  tokenLifetimeSeconds?: number | string;
+  tokenKeyFile?: string;
+  allowOpen?: boolean | string;
+  adminPassword?: string;
+  maxFailedLogins?: number | string;
 }
 
 export class ConfigError extends Error {}
@@ -40,6 +64,9 @@ const DEFAULTS = {
   maxManifestBytes: 4 * 1024 * 1024,
   uploadExpiryHours: 24,
   logLevel: 'info',
+  authService: 'cairn',
+  tokenLifetimeSeconds: 300,
+  maxFailedLogins: 10,
 } as const;
 
 export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
@@ -50,6 +77,13 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
     maxManifestBytes: env.CAIRN_MAX_MANIFEST_BYTES,
     uploadExpiryHours: env.CAIRN_UPLOAD_EXPIRY_HOURS,
     logLevel: env.CAIRN_LOG_LEVEL,
+    externalUrl: env.CAIRN_EXTERNAL_URL,
+    authService: env.CAIRN_AUTH_SERVICE,
+    tokenLifetimeSeconds: env.CAIRN_TOKEN_LIFETIME_SECONDS,
+    tokenKeyFile: env.CAIRN_TOKEN_KEY_FILE,
+    allowOpen: env.CAIRN_ALLOW_OPEN,
+    adminPassword: env.CAIRN_ADMIN_PASSWORD,
+    maxFailedLogins: env.CAIRN_MAX_FAILED_LOGINS,
   };
 }
 
@@ -71,14 +105,45 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
   const pick = <K extends keyof ConfigInput>(key: K): ConfigInput[K] =>
     sources.map((s) => s[key]).find((v) => v !== undefined && v !== '');
   const databaseUrl = pick('databaseUrl');
+  const dataDir = resolve(pick('dataDir') ?? DEFAULTS.dataDir);
+  const externalUrl = pick('externalUrl');
+  const tokenKeyFile = pick('tokenKeyFile');
+  const adminPassword = pick('adminPassword');
   return {
     listen: parseListen(pick('listen') ?? DEFAULTS.listen),
-    dataDir: resolve(pick('dataDir') ?? DEFAULTS.dataDir),
+    dataDir,
     ...(databaseUrl ? { databaseUrl } : {}),
     maxManifestBytes: positiveNumber('maxManifestBytes', pick('maxManifestBytes') ?? DEFAULTS.maxManifestBytes),
     uploadExpiryMs: positiveNumber('uploadExpiryHours', pick('uploadExpiryHours') ?? DEFAULTS.uploadExpiryHours) * 3600_000,
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
+    ...(externalUrl ? { externalUrl: parseExternalUrl(externalUrl) } : {}),
+    auth: {
+      service: pick('authService') ?? DEFAULTS.authService,
+      tokenLifetimeSeconds: positiveNumber('tokenLifetimeSeconds', pick('tokenLifetimeSeconds') ?? DEFAULTS.tokenLifetimeSeconds),
+      tokenKeyFile: resolve(tokenKeyFile ?? join(dataDir, 'auth', 'token-signing-key.pem')),
+      tokenKeyFileConfigured: tokenKeyFile !== undefined,
+      allowOpen: parseBoolean('allowOpen', pick('allowOpen') ?? false),
+      ...(adminPassword ? { adminPassword } : {}),
+      maxFailedLogins: positiveNumber('maxFailedLogins', pick('maxFailedLogins') ?? DEFAULTS.maxFailedLogins),
+    },
   };
+}
+
+function parseExternalUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    throw new ConfigError(`invalid external URL "${value}"`);
+  }
+}
+
+function parseBoolean(name: string, value: boolean | string): boolean {
+  if (typeof value === 'boolean') return value;
+  if (/^(1|true|yes)$/i.test(value)) return true;
+  if (/^(0|false|no)$/i.test(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${value}"`);
 }
 
 export function parseListen(value: string): ListenAddress {
@@ -90,9 +155,11 @@ export function parseListen(value: string): ListenAddress {
 
 /** The configuration as it may be logged: the database password masked. */
 export function describeConfig(config: CairnConfig): Record<string, unknown> {
+  const { adminPassword, ...auth } = config.auth;
   return {
     ...config,
     databaseUrl: config.databaseUrl ? maskPassword(config.databaseUrl) : 'embedded (PGlite)',
+    auth: { ...auth, adminPassword: adminPassword ? '(set)' : '(not set)' },
   };
 }
 

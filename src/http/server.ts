@@ -5,10 +5,17 @@
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
+import type { AccessControl } from '../auth/access-control.js';
+import { adminApi } from './admin/plugin.js';
+import { realmFor } from './auth/challenge.js';
+import { tokenEndpoint } from './auth/token-endpoint.js';
 import { ociApi } from './oci/plugin.js';
 
 export interface ServerDeps {
   readonly registry: Registry;
+  readonly access: AccessControl;
+  /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
+  readonly externalUrl?: string;
   readonly logger: Logger;
   readonly maxManifestBytes: number;
   /** Readiness: resolves when the database and blob store answer. */
@@ -55,6 +62,13 @@ export async function buildServer(deps: ServerDeps) {
     }
   });
 
-  await app.register(ociApi, { registry: deps.registry, maxManifestBytes: deps.maxManifestBytes });
+  await app.register(ociApi, {
+    registry: deps.registry,
+    maxManifestBytes: deps.maxManifestBytes,
+    access: deps.access,
+    externalUrl: deps.externalUrl,
+  });
+  await app.register(tokenEndpoint, { access: deps.access, realm: (request) => realmFor(request, deps.externalUrl) });
+  await app.register(adminApi, { prefix: '/api/v1', access: deps.access });
   return app;
 }

@@ -82,6 +82,47 @@ export interface GcManifestReviewQueueTable {
   event: string;
 }
 
+export interface AccountsTable {
+  id: Generated<number>;
+  name: string;
+  kind: 'user' | 'robot';
+  secret_hash: string;
+  is_admin: Generated<boolean>;
+  disabled: Generated<boolean>;
+  description: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PersonalAccessTokensTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  secret_hash: string;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface PermissionsTable {
+  id: Generated<number>;
+  account_id: number | null;
+  pattern: string;
+  actions: string[];
+  created_at: Timestamp;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: Timestamp;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  client_ip: string | null;
+  details: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -93,4 +134,8 @@ export interface Database {
   upload_sessions: UploadSessionsTable;
   gc_blob_review_queue: GcBlobReviewQueueTable;
   gc_manifest_review_queue: GcManifestReviewQueueTable;
+  accounts: AccountsTable;
+  personal_access_tokens: PersonalAccessTokensTable;
+  permissions: PermissionsTable;
+  audit_events: AuditEventsTable;
 }

@@ -30,8 +30,19 @@ export class ListingService {
     return paginate(page, (limit, last) => this.metadata.stores.tags.listNames(repositoryId, limit, last));
   }
 
-  async catalog(page: PageRequest): Promise<Page> {
-    return paginate(page, (limit, last) => this.metadata.stores.repositories.listNames(limit, last));
+  /** Repositories in byte order; `visible` hides those the caller may not see. */
+  async catalog(page: PageRequest, visible: (name: string) => Promise<boolean> = async () => true): Promise<Page> {
+    return paginate(page, async (limit, last) => {
+      // Read in batches until a page of visible names is filled or the list ends.
+      const names: string[] = [];
+      let cursor = last;
+      for (;;) {
+        const batch = await this.metadata.stores.repositories.listNames(limit, cursor);
+        for (const name of batch) if (await visible(name)) names.push(name);
+        if (names.length >= limit || batch.length < limit) return names.slice(0, limit);
+        cursor = batch[batch.length - 1];
+      }
+    });
   }
 
   /** Referrers of `digest`; an unknown subject or repository has none (200 with an empty index). */

@@ -9,10 +9,11 @@
 // We compute the closure of that rule (the smallest partition in which no two classes could still
 // join). The closure matters: BuildKit's importer fails with "multiple matching dependencies" when
 // a record could join two existing ones, so an output where two records could still join is unsafe.
-// Records are visited by level (inputs first) so one pass settles whole chains; a pass that merged
-// anything is followed by another, because a merge can make keys computed earlier in it stale.
-
+// The rule only ever adds joins, so the closure is unique: the result does not depend on input
+// order. Records are visited by level (inputs first) so one pass settles whole chains; a pass that
+// joined anything is followed by another, because a join can make keys computed earlier stale.
 import type { PoolRecord } from './pool.js';
+import { UnionFind } from './union-find.js';
 
 const MAX_PASSES = 64;
 const MAX_WORK = 50_000_000;
@@ -23,36 +24,37 @@ export function coalesce(records: readonly PoolRecord[], levels: readonly number
   const byLevel = groupByLevel(levels);
   const work = { done: 0 };
   for (let pass = 0; pass < MAX_PASSES; pass++) {
-    const merged = coalescePass(records, byLevel, uf, work);
+    const joined = coalescePass(records, byLevel, uf, work);
     if (work.done > MAX_WORK) return 'too many records share cache keys to merge within the work limit';
-    if (!merged) return uf.roots();
+    if (!joined) return uf.roots();
   }
   return `records did not settle after ${MAX_PASSES} merge passes`;
 }
-
-type SlotSets = Array<Set<string>>;
 
 interface PassState {
   records: readonly PoolRecord[];
   uf: UnionFind;
   work: { done: number };
-  slots: Map<number, SlotSets>;
-  /** Signature (digest, input count, one source of input 0) → classes having it. */
-  index: Map<string, Set<number>>;
-  merged: boolean;
+  /** Per class, per input: its sources as "selector NUL class". */
+  slots: Map<number, Array<Set<string>>>;
+  /** (digest, input count, input k, source) → classes registered with it (ids may be stale). */
+  index: Map<string, number[]>;
+  /** Root records (no inputs) join by digest alone. */
+  rootsByDigest: Map<string, number>;
+  joined: boolean;
 }
 
 function coalescePass(records: readonly PoolRecord[], byLevel: number[][], uf: UnionFind, work: { done: number }): boolean {
-  const st: PassState = { records, uf, work, slots: new Map(), index: new Map(), merged: false };
+  const st: PassState = { records, uf, work, slots: new Map(), index: new Map(), rootsByDigest: new Map(), joined: false };
   for (const level of byLevel) {
     const touched = new Set<number>();
     for (const r of level) touched.add(register(st, r));
-    for (const c of touched) joinCandidates(st, c);
+    for (const c of touched) join(st, c);
   }
-  return st.merged;
+  return st.joined;
 }
 
-/** Add record r's sources (as classes) to its class's per-input source sets. */
+/** Add record r's sources to its class and to the index; returns the class. */
 function register(st: PassState, r: number): number {
   const c = st.uf.find(r);
   const rec = st.records[r]!;
@@ -60,46 +62,62 @@ function register(st: PassState, r: number): number {
   if (!sets) st.slots.set(c, (sets = rec.inputs.map(() => new Set<string>())));
   rec.inputs.forEach((alts, k) => {
     for (const a of alts) {
-      // A source inside the record's own class is a loop BuildKit would drop (see cycles.ts);
-      // it must not make this class look joinable with its own dependents.
-      const source = st.uf.find(a.link);
-      if (source !== c) sets[k]!.add(altKey(a.selector, source));
+      const alt = `${a.selector}\u0000${st.uf.find(a.link)}`;
+      sets[k]!.add(alt);
+      const key = sig(rec, k, alt);
+      const list = st.index.get(key);
+      if (list) list.push(c);
+      else st.index.set(key, [c]);
     }
     st.work.done += alts.length;
   });
   return c;
 }
 
-/** Join class c with every indexed class it can join, then index it under its signatures. */
-function joinCandidates(st: PassState, start: number): void {
+/** Join class `start` with every class it can join. */
+function join(st: PassState, start: number): void {
   let c = st.uf.find(start);
-  for (const sig of signatures(st, c)) {
-    const list = st.index.get(sig);
-    if (!list) continue;
-    for (const other of [...list]) {
-      const j = st.uf.find(other);
-      c = st.uf.find(c);
-      if (j !== c && allIntersect(st, c, j)) {
-        c = unite(st, c, j);
-        st.merged = true;
-      }
-    }
+  const rec = st.records[c]!; // the representative is one of the class's records
+  if (rec.inputs.length === 0) {
+    const previous = st.rootsByDigest.get(rec.digest);
+    if (previous !== undefined && st.uf.find(previous) !== c) c = unite(st, c, st.uf.find(previous));
+    st.rootsByDigest.set(rec.digest, c);
+    return;
   }
-  c = st.uf.find(c);
-  for (const sig of signatures(st, c)) {
-    let list = st.index.get(sig);
-    if (!list) st.index.set(sig, (list = new Set()));
-    list.add(c);
+  // A joinable class shares a source with c in EVERY input, so looking in one input is enough:
+  // take the input whose sources are shared with the fewest classes.
+  const k = cheapestInput(st, rec, st.slots.get(c)!);
+  for (const candidate of candidates(st, rec, k, [...st.slots.get(c)![k]!])) {
+    const j = st.uf.find(candidate);
+    c = st.uf.find(c);
+    if (j !== c && allIntersect(st, c, j)) c = unite(st, c, j);
   }
 }
 
-function signatures(st: PassState, c: number): string[] {
-  const rec = st.records[c]!; // the class root is one of its members
-  const head = `${rec.digest}\u0000${rec.inputs.length}`;
-  if (rec.inputs.length === 0) return [head];
-  const first = st.slots.get(c)![0]!;
-  st.work.done += first.size;
-  return [...first].map((alt) => `${head}\u0000${alt}`);
+function cheapestInput(st: PassState, rec: PoolRecord, sets: Array<Set<string>>): number {
+  let best = 0;
+  let bestCost = Infinity;
+  sets.forEach((set, k) => {
+    let cost = 0;
+    for (const alt of set) cost += st.index.get(sig(rec, k, alt))?.length ?? 0;
+    st.work.done += set.size;
+    if (cost < bestCost) [best, bestCost] = [k, cost];
+  });
+  return best;
+}
+
+/** Classes sharing a source with `alts` in input k; index lists are de-duplicated as they are read. */
+function candidates(st: PassState, rec: PoolRecord, k: number, alts: string[]): Set<number> {
+  const out = new Set<number>();
+  for (const alt of alts) {
+    const key = sig(rec, k, alt);
+    const list = st.index.get(key) ?? [];
+    const current = new Set(list.map((id) => st.uf.find(id)));
+    if (current.size < list.length) st.index.set(key, [...current]);
+    for (const id of current) out.add(id);
+    st.work.done += list.length;
+  }
+  return out;
 }
 
 function allIntersect(st: PassState, a: number, b: number): boolean {
@@ -117,54 +135,28 @@ function allIntersect(st: PassState, a: number, b: number): boolean {
 function unite(st: PassState, a: number, b: number): number {
   const root = st.uf.union(a, b);
   const gone = root === a ? b : a;
-  const kept = st.slots.get(root)!;
-  st.slots.get(gone)!.forEach((set, k) => {
-    for (const alt of set) kept[k]!.add(alt);
-    st.work.done += set.size;
-  });
+  const kept = st.slots.get(root);
+  const moved = st.slots.get(gone);
+  if (kept && moved) {
+    moved.forEach((set, k) => {
+      for (const alt of set) kept[k]!.add(alt);
+      st.work.done += set.size;
+    });
+  } else if (moved) {
+    st.slots.set(root, moved);
+  }
   st.slots.delete(gone);
+  st.joined = true;
   return root;
 }
 
-function altKey(selector: string, cls: number): string {
-  // The class number is last and has no NUL, so the key splits unambiguously at the last NUL.
-  return `${selector}\u0000${cls}`;
+/** Index key; digests contain no NUL, and the source key is last, so keys cannot collide. */
+function sig(rec: PoolRecord, k: number, alt: string): string {
+  return `${rec.digest}\u0000${rec.inputs.length}\u0000${k}\u0000${alt}`;
 }
 
 function groupByLevel(levels: readonly number[]): number[][] {
   const groups: number[][] = [];
   levels.forEach((level, r) => (groups[level] ??= []).push(r));
   return groups.filter((g) => g !== undefined);
-}
-
-/** Union-find whose root is always the lowest index, so results do not depend on merge order. */
-class UnionFind {
-  private readonly parent: Int32Array;
-
-  constructor(n: number) {
-    this.parent = Int32Array.from({ length: n }, (_, i) => i);
-  }
-
-  find(x: number): number {
-    let root = x;
-    while (this.parent[root] !== root) root = this.parent[root]!;
-    while (this.parent[x] !== root) {
-      const next = this.parent[x]!;
-      this.parent[x] = root;
-      x = next;
-    }
-    return root;
-  }
-
-  union(a: number, b: number): number {
-    const ra = this.find(a);
-    const rb = this.find(b);
-    const [root, child] = ra < rb ? [ra, rb] : [rb, ra];
-    this.parent[child] = root;
-    return root;
-  }
-
-  roots(): Int32Array {
-    return this.parent.map((_, i) => this.find(i));
-  }
 }

@@ -5,15 +5,17 @@
 // remaining result reaches are dropped. The output is NOT sorted; normalise it afterwards.
 import type { CacheConfig, CacheInput, CacheRecord } from './types.js';
 
-/** `keep[r]` says which records the caller wants; `levels` comes from checkGraph. */
-export function compact(
-  config: CacheConfig, keep: Uint8Array, levels: Int32Array, pruneKeyOnly: boolean,
-): CacheConfig {
-  const order = [...config.records.keys()].sort((a, b) => levels[a]! - levels[b]!);
+/** Record indexes with inputs before dependents, from checkGraph's levels. Reusable. */
+export function topologicalOrder(levels: Int32Array): number[] {
+  return [...levels.keys()].sort((a, b) => levels[a]! - levels[b]! || a - b);
+}
+
+/** `keep[r]` says which records the caller wants; `order` comes from topologicalOrder. */
+export function compact(config: CacheConfig, keep: Uint8Array, order: readonly number[], pruneKeyOnly: boolean): CacheConfig {
   const alive = Uint8Array.from(keep);
   const inputs: CacheInput[][][] = config.records.map((r) => r.inputs);
   for (const r of order) {
-    if (!alive[r]) continue;
+    if (!alive[r] || inputs[r]!.every((alts) => alts.every((a) => alive[a.link]))) continue;
     const filtered = inputs[r]!.map((alts) => alts.filter((a) => alive[a.link]));
     if (filtered.some((alts) => alts.length === 0)) alive[r] = 0;
     else inputs[r] = filtered;
@@ -23,7 +25,7 @@ export function compact(
 }
 
 /** Dependents first (reverse level order), so a record knows whether anything still uses it. */
-function pruneUseless(records: CacheRecord[], inputs: CacheInput[][][], alive: Uint8Array, order: number[]): void {
+function pruneUseless(records: CacheRecord[], inputs: CacheInput[][][], alive: Uint8Array, order: readonly number[]): void {
   const used = new Uint8Array(records.length);
   for (let i = order.length - 1; i >= 0; i--) {
     const r = order[i]!;

@@ -7,14 +7,24 @@
 // source can only cost a cache hit, never produce a wrong one.
 import type { ClassRecord } from './emit.js';
 
-export function breakCycles(classes: Map<number, ClassRecord>): void {
+/** What breaking loops cost: sources removed, then records left with an input without sources. */
+export interface LoopRepairs { sources: number; records: number }
+
+export function breakCycles(classes: Map<number, ClassRecord>): LoopRepairs {
   const component = stronglyConnected(classes);
+  let sources = 0;
   for (const c of classes.values()) {
     for (const slot of c.inputs) {
-      for (const [key, alt] of slot) if (component.get(alt.link) === component.get(c.id)) slot.delete(key);
+      for (const [key, alt] of slot) {
+        if (component.get(alt.link) !== component.get(c.id)) continue;
+        slot.delete(key);
+        sources++;
+      }
     }
   }
+  const before = classes.size;
   dropUnsatisfiable(classes);
+  return { sources, records: before - classes.size };
 }
 
 /** Remove records with an input that has no source left; their dependents lose that source. */

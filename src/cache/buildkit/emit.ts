@@ -10,7 +10,7 @@
 //            input graph, which is independent of input order.
 //   sources  within each inputs[k]: by link index (as BuildKit), then selector.
 //   results  by layer index; chains by their index lists. (BuildKit writes one result per record.)
-import { breakCycles } from './cycles.js';
+import { breakCycles, type LoopRepairs } from './cycles.js';
 import { recordIdentities } from './identity.js';
 import type { Pool, PoolAlt, PoolLayer } from './pool.js';
 import { laterTime } from './time.js';
@@ -25,19 +25,20 @@ export interface ClassRecord {
   chains: Map<string, { layerKeys: string[]; createdAt?: string }>;
 }
 
-export function emitConfig(pool: Pool, roots: Int32Array): CacheConfig | string {
+export function emitConfig(pool: Pool, roots: Int32Array): { config: CacheConfig; loops: LoopRepairs } | string {
   const layers = sortLayers(pool.layers);
   const layerIndex = new Map(layers.map((l, i) => [l.key, i]));
   const classes = collectClasses(pool, roots);
-  breakCycles(classes);
+  const loops = breakCycles(classes);
   const identity = recordIdentities(classes);
   if (typeof identity === 'string') return identity;
   const sorted = sortRecords(classes, identity);
   const recordIndex = new Map(sorted.map((c, i) => [c.id, i]));
-  return {
+  const config = {
     layers: layers.map((l) => toLayer(l, layerIndex)),
     records: sorted.map((c) => toRecord(c, layerIndex, recordIndex)),
   };
+  return { config, loops };
 }
 
 function sortLayers(pool: Map<string, PoolLayer>): PoolLayer[] {

@@ -9,7 +9,7 @@ export { parseCacheConfig, parseInlineCache, checkCacheConfig, type ParseResult 
 export type { CacheMode, CacheStats } from './stats.js';
 export {
   mergeCacheConfigs, mergeConfigList, normalizeCacheConfig,
-  type BudgetOptions, type MergeOptions, type MergeResult, type TrimReport,
+  type BudgetOptions, type LoopRepairs, type MergeOptions, type MergeResult, type TrimReport,
 } from './merge.js';
 export {
   mergeCacheManifests, type CacheManifestInput, type ManifestMergeOptions, type ManifestMergeResult,

@@ -8,7 +8,7 @@
 // source ref). Docker layer media types become their OCI equivalents, as BuildKit does for an OCI
 // cache. Results whose blobs neither manifest lists are dropped first: BuildKit would skip them on
 // import, and a manifest cannot list a blob it has no descriptor for.
-import { compact } from './compact.js';
+import { compact, topologicalOrder } from './compact.js';
 import { detectCache } from './detect.js';
 import { layerCreatedAt } from './descriptors.js';
 import { checkGraph } from './graph-check.js';
@@ -45,6 +45,7 @@ export type ManifestMergeResult =
     layers: Descriptor[];
     stats: Extract<MergeResult, { ok: true }>['stats'];
     dropped: Extract<MergeResult, { ok: true }>['dropped'];
+    loops: Extract<MergeResult, { ok: true }>['loops'];
   }
   | { ok: false; reason: string };
 
@@ -69,7 +70,7 @@ export function mergeCacheManifests(
     fits: (bytes, config) => buildManifest(bytes, config, descriptors).manifest.byteLength <= maxBytes,
   });
   if (!merged.ok) return merged;
-  return { ok: true, ...buildManifest(merged.bytes, merged.config, descriptors), stats: merged.stats, dropped: merged.dropped };
+  return { ok: true, ...buildManifest(merged.bytes, merged.config, descriptors), stats: merged.stats, dropped: merged.dropped, loops: merged.loops };
 }
 
 type ReadCache = { ok: true; config: CacheConfig; layers: Descriptor[] } | { ok: false; reason: string };
@@ -105,7 +106,7 @@ function dropUnlisted(config: CacheConfig, listed: Set<string>): CacheConfig | s
     chains: r.chains.filter((c) => c.layers.every((l) => usable(l, false))),
   }));
   const keep = new Uint8Array(records.length).fill(1);
-  return compact({ layers: config.layers, records }, keep, graph.facts.recordLevel, false);
+  return compact({ layers: config.layers, records }, keep, topologicalOrder(graph.facts.recordLevel), false);
 }
 
 const DOCKER_TO_OCI: Readonly<Record<string, string>> = {

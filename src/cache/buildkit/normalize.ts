@@ -2,6 +2,7 @@
 // BuildKit's matching rule (coalesce.ts), results united, everything sorted as BuildKit's exporter
 // sorts (emit.ts). The output is re-checked with the graph rules before it is returned.
 import { coalesce } from './coalesce.js';
+import type { LoopRepairs } from './cycles.js';
 import { emitConfig } from './emit.js';
 import { checkGraph, type GraphFacts } from './graph-check.js';
 import { DEFAULT_LIMITS, resolveLimits, type ParseLimits } from './limits.js';
@@ -9,7 +10,9 @@ import { checkCacheConfig } from './parse.js';
 import { buildPool } from './pool.js';
 import type { CacheConfig } from './types.js';
 
-export type Normalized = { ok: true; config: CacheConfig; facts: GraphFacts } | { ok: false; reason: string };
+export type Normalized =
+  | { ok: true; config: CacheConfig; facts: GraphFacts; loops: LoopRepairs }
+  | { ok: false; reason: string };
 
 /**
  * Union of `configs` in normal form. Each input is validated first (same rules as pushed bytes).
@@ -34,10 +37,11 @@ export function combineChecked(
   const pool = buildPool(configs, facts);
   const roots = coalesce(pool.records, pool.levels);
   if (typeof roots === 'string') return { ok: false, reason: roots };
-  const config = emitConfig(pool, roots);
-  if (typeof config === 'string') return { ok: false, reason: config };
+  const emitted = emitConfig(pool, roots);
+  if (typeof emitted === 'string') return { ok: false, reason: emitted };
+  const { config, loops } = emitted;
   // Coalescing can lengthen input paths, so the depth bound scales with the number of inputs.
   const graph = checkGraph(config, maxDepth * Math.max(1, configs.length));
   if (!graph.ok) return { ok: false, reason: `normalised config is invalid: ${graph.reason}` };
-  return { ok: true, config, facts: graph.facts };
+  return { ok: true, config, facts: graph.facts, loops };
 }

@@ -10,7 +10,7 @@
 //    known time (results without createdAt, no layer annotation) count as oldest.
 //    The number dropped is found by binary search on the serialised size; compact.ts keeps the
 //    graph valid for every candidate.
-import { compact } from './compact.js';
+import { compact, topologicalOrder } from './compact.js';
 import { checkGraph, type GraphFacts } from './graph-check.js';
 import { combineChecked } from './normalize.js';
 import { knownTimeNs } from './time.js';
@@ -39,7 +39,8 @@ export function fitToBudget(config: CacheConfig, facts: GraphFacts, options: Bud
   const bytes = serializeCacheConfig(config);
   if (fits(bytes, config)) return { ok: true, config, facts, bytes };
   const time = resultTimes(config, options.layerCreatedAt);
-  const newest = renormalize(compact(newestResultOnly(config, time), allOnes(config), facts.recordLevel, false));
+  const order = topologicalOrder(facts.recordLevel);
+  const newest = renormalize(compact(newestResultOnly(config, time), allOnes(config), order, false));
   if (!newest.ok || fits(newest.bytes, newest.config)) return newest;
   return dropRecords(newest, fits, time);
 }
@@ -47,24 +48,42 @@ export function fitToBudget(config: CacheConfig, facts: GraphFacts, options: Bud
 function dropRecords(base: Fitted & { ok: true }, fits: (b: Uint8Array, c: CacheConfig) => boolean, time: TimeOf): Fitted {
   const { config, facts } = base;
   const order = dropOrder(config, facts, time);
-  const attempt = (k: number): Fitted => {
+  const topological = topologicalOrder(facts.recordLevel);
+  const compacted = (k: number): CacheConfig => {
     const keep = allOnes(config);
     for (let i = 0; i < k; i++) keep[order[i]!] = 0;
-    return renormalize(compact(config, keep, facts.recordLevel, true));
+    return compact(config, keep, topological, true);
   };
-  let best = attempt(order.length);
-  if (!best.ok) return best;
-  if (!fits(best.bytes, best.config)) return { ok: false, reason: 'the byte budget is too small even for an empty cacheconfig' };
-  let lo = 0; // known not to fit
-  let hi = order.length; // known to fit
+  // Search on the compacted (unsorted) form: sorting again is the expensive part, and it only
+  // reorders records that share a digest, which moves the size by a few bytes at most.
+  const roughFit = (k: number): boolean => {
+    const c = compacted(k);
+    return fits(serializeCacheConfig(c), c);
+  };
+  const exact = (k: number): Fitted => renormalize(compacted(k));
+  if (!roughFit(order.length)) return { ok: false, reason: 'the byte budget is too small even for an empty cacheconfig' };
+  const rough = smallestFitting(0, order.length, roughFit);
+  const first = exact(rough);
+  if (!first.ok || fits(first.bytes, first.config)) return first;
+  // Rare: the sorted form is a little larger. Finish with exact candidates.
+  let best: Fitted = exact(order.length);
+  smallestFitting(rough, order.length, (n) => {
+    const candidate = exact(n);
+    const ok = candidate.ok && fits(candidate.bytes, candidate.config);
+    if (ok) best = candidate; // the last success is the smallest n that fits
+    return ok;
+  });
+  return best;
+}
+
+/** Smallest k in (lo, hi] with fit(k), given fit(hi) holds and fit(lo) does not (binary search). */
+function smallestFitting(lo: number, hi: number, fit: (k: number) => boolean): number {
   while (hi - lo > 1) {
     const mid = lo + Math.floor((hi - lo) / 2);
-    const candidate = attempt(mid);
-    if (!candidate.ok) return candidate;
-    if (fits(candidate.bytes, candidate.config)) [hi, best] = [mid, candidate];
+    if (fit(mid)) hi = mid;
     else lo = mid;
   }
-  return best;
+  return hi;
 }
 
 type TimeOf = (record: CacheRecord) => bigint[];

@@ -10,10 +10,26 @@ import { listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, putUpload, startUpload } from './handlers/uploads.js';
 import { parseOciPath, type OciRoute } from './path.js';
+import type { AccessControl, Principal } from '../../auth/access-control.js';
+import { AuthError } from '../../auth/errors.js';
+import { assertValidName } from '../../registry/repositories.js';
+import { authReply, realmFor, sendAuthReply } from '../auth/challenge.js';
+import { parseAuthorization } from '../auth/credentials.js';
+import { requiredAccess, type RouteAccess } from './access.js';
 
 export interface OciApiOptions {
   readonly registry: Registry;
   readonly maxManifestBytes: number;
+  readonly access: AccessControl;
+  /** Base URL clients reach Cairn at, for the token realm; default: from the Host header. */
+  readonly externalUrl?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set on every /v2 request before its handler runs. */
+    principal: Principal;
+  }
 }
 
 type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -21,13 +37,15 @@ type Handler<R> = (request: FastifyRequest, reply: FastifyReply, route: R) => Pr
 type RouteOf<K extends OciRoute['kind']> = Extract<OciRoute, { kind: K }>;
 type DispatchTable = { [K in OciRoute['kind']]: Partial<Record<Method, Handler<RouteOf<K>>>> };
 
-function dispatchTable({ registry: r, maxManifestBytes }: OciApiOptions): DispatchTable {
+function dispatchTable({ registry: r, maxManifestBytes, access }: OciApiOptions): DispatchTable {
+  const mayPull = async (request: FastifyRequest, repository: string) =>
+    !(await access.isEnforced()) || access.mayPull(request.principal, repository);
   return {
     base: {
       GET: async (_q, reply) => reply.code(200).send({}),
       HEAD: async (_q, reply) => reply.code(200).send(),
     },
-    catalog: { GET: (q, reply) => listCatalog(r, q, reply) },
+    catalog: { GET: (q, reply) => listCatalog(r, q, reply, (name) => mayPull(q, name)) },
     tags: { GET: (q, reply, route) => listTags(r, q, reply, route) },
     manifest: {
       GET: (q, reply, route) => getManifest(r, q, reply, route, false),
@@ -40,7 +58,7 @@ function dispatchTable({ registry: r, maxManifestBytes }: OciApiOptions): Dispat
       HEAD: (q, reply, route) => getBlob(r, q, reply, route, true),
       DELETE: (q, reply, route) => deleteBlob(r, q, reply, route),
     },
-    uploads: { POST: (q, reply, route) => startUpload(r, q, reply, route) },
+    uploads: { POST: (q, reply, route) => startUpload(r, q, reply, route, (from) => mayPull(q, from)) },
     upload: {
       GET: (q, reply, route) => getUpload(r, q, reply, route),
       PATCH: (q, reply, route) => patchUpload(r, q, reply, route),
@@ -60,15 +78,57 @@ export async function ociApi(app: FastifyInstance, options: OciApiOptions): Prom
   app.setErrorHandler(ociErrorHandler);
   app.setNotFoundHandler((_request, reply) => sendOciError(reply, 404, 'NOT_FOUND', 'unknown endpoint'));
 
+  app.decorateRequest('principal', null as never);
+
   const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
     const route = parseOciPath(pathAfterV2(request.raw.url ?? ''));
     if (!route) throw new HttpError(404, 'NOT_FOUND', 'unknown endpoint');
+    if ('name' in route) assertValidName(route.name);
     const handler = (table[route.kind] as Partial<Record<string, Handler<OciRoute>>>)[request.method];
     if (!handler) throw new HttpError(405, 'UNSUPPORTED', `${request.method} is not supported here`);
+    const needed = requiredAccess(route, request.method);
+    try {
+      request.principal = await authorize(options.access, request, needed);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      const challenge = { realm: realmFor(request, options.externalUrl), service: options.access.tokens.service };
+      const scope = needed.kind === 'scoped' ? needed.challenge : undefined;
+      const insufficientScope = request.principal?.kind === 'token';
+      return sendAuthReply(reply, authReply(error, { ...challenge, scope }, insufficientScope));
+    }
     return handler(request, reply, route);
   };
+
+  app.addHook('onResponse', async (request, reply) => auditChange(options.access, request, reply.statusCode));
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler: dispatch });
   app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2/*', handler: dispatch });
+}
+
+/**
+ * Authenticates the caller and checks the route's scope. With enforcement off (no admin yet, on
+ * loopback) every caller may do everything, but credentials that are sent are still checked.
+ */
+async function authorize(access: AccessControl, request: FastifyRequest, needed: RouteAccess): Promise<Principal> {
+  const principal = await access.authenticate(parseAuthorization(request.headers.authorization), request.ip);
+  request.principal = principal;
+  if (!(await access.isEnforced())) return principal;
+  if (needed.kind === 'authenticated') {
+    if (principal.kind === 'anonymous') throw new AuthError('unauthenticated', 'authentication required');
+    return principal;
+  }
+  if (await access.permits(principal, needed.check)) return principal;
+  if (principal.kind === 'anonymous') throw new AuthError('unauthenticated', 'authentication required');
+  throw new AuthError('denied', 'requested access to the resource is denied');
+}
+
+/** Pushes and deletes go to the audit log, with who did them. */
+async function auditChange(access: AccessControl, request: FastifyRequest, status: number): Promise<void> {
+  const action = request.method === 'PUT' && status === 201 ? 'push' : request.method === 'DELETE' && status === 202 ? 'delete' : undefined;
+  if (!action || !request.principal) return;
+  const path = (request.raw.url ?? '').split('?')[0]!;
+  if (action === 'push' && !path.includes('/manifests/')) return; // blob uploads: too many to log one by one
+  const actor = request.principal.kind === 'account' ? request.principal.account.name : request.principal.kind === 'token' ? (request.principal.subject ?? null) : null;
+  await access.audit(actor, action, request.ip, undefined, path.slice('/v2/'.length)).catch((err: unknown) => request.log.warn({ err }, 'audit failed'));
 }
 
 /** The raw, undecoded path after `/v2/` (see path.ts for why it is never decoded). */

@@ -4,8 +4,11 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
+import { AccountStore } from './accounts.js';
+import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
 import { ManifestStore } from './manifests.js';
+import { PermissionStore } from './permissions.js';
 import { RepositoryStore } from './repositories.js';
 import { TagStore } from './tags.js';
 import { UploadSessionStore } from './uploads.js';
@@ -16,6 +19,9 @@ export interface Stores {
   readonly manifests: ManifestStore;
   readonly tags: TagStore;
   readonly uploads: UploadSessionStore;
+  readonly accounts: AccountStore;
+  readonly permissions: PermissionStore;
+  readonly audit: AuditStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -25,6 +31,9 @@ export function storesFor(db: Kysely<Database>): Stores {
     manifests: new ManifestStore(db),
     tags: new TagStore(db),
     uploads: new UploadSessionStore(db),
+    accounts: new AccountStore(db),
+    permissions: new PermissionStore(db),
+    audit: new AuditStore(db),
   };
 }
 

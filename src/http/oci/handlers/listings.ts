@@ -9,8 +9,8 @@ export async function listTags(registry: Registry, request: FastifyRequest, repl
   return reply.code(200).send({ name: route.name, tags: page.items });
 }
 
-export async function listCatalog(registry: Registry, request: FastifyRequest, reply: FastifyReply) {
-  const page = await registry.listings.catalog(pageRequest(request));
+export async function listCatalog(registry: Registry, request: FastifyRequest, reply: FastifyReply, visible: (name: string) => Promise<boolean>) {
+  const page = await registry.listings.catalog(pageRequest(request), visible);
   withNextLink(reply, '/v2/_catalog', page, queryParam(request, 'n'));
   return reply.code(200).send({ repositories: page.items });
 }

@@ -7,15 +7,27 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../../registry/index.js';
 import { UploadRangeError } from '../../../registry/errors.js';
 import type { UploadState } from '../../../registry/uploads.js';
+import { isValidRepositoryName } from '../../../oci/name.js';
 import { chunkRangeStart, contentLength, hasBody, queryParam } from '../request.js';
 
 type NameRoute = { name: string };
 type UploadRoute = { name: string; id: string };
 
-export async function startUpload(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: NameRoute) {
+/**
+ * @param mayPull whether the caller may read a repository: a mount from a repository the caller
+ *   cannot pull falls back to an ordinary upload, revealing nothing about the source.
+ */
+export async function startUpload(
+  registry: Registry,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  route: NameRoute,
+  mayPull: (repository: string) => Promise<boolean>,
+) {
   const mount = queryParam(request, 'mount');
   const from = queryParam(request, 'from');
-  if (mount !== undefined && from !== undefined && (await registry.uploads.mount(route.name, mount, from))) {
+  const mountable = mount !== undefined && from !== undefined && isValidRepositoryName(from) && (await mayPull(from));
+  if (mountable && (await registry.uploads.mount(route.name, mount, from))) {
     return blobCreated(reply, route.name, mount);
   }
   const digest = queryParam(request, 'digest');

@@ -1,0 +1,127 @@
+/**
+ * The access-control facade the HTTP layer uses: who is calling (credentials → principal), may
+ * they do this (principal × access), and token issuance. Failed logins are rate-limited and
+ * audited; secrets never leave this module except as hashes.
+ */
+import { createHash } from 'node:crypto';
+import type { Metadata } from '../metadata/stores/index.js';
+import type { Account, AccountService } from './accounts.js';
+import { AuthError } from './errors.js';
+import type { AccessPolicy } from './policy.js';
+import type { FailedLoginLimiter } from './rate-limit.js';
+import { allows, type Access } from './scopes.js';
+import type { IssuedToken, TokenAuthority } from './tokens.js';
+
+export type Credentials =
+  | { readonly scheme: 'basic'; readonly username: string; readonly password: string }
+  | { readonly scheme: 'bearer'; readonly token: string };
+
+export type Principal =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'account'; readonly account: Account }
+  | { readonly kind: 'token'; readonly subject: string | undefined; readonly access: readonly Access[] };
+
+/** How long a verified username/secret pair is trusted without another scrypt run. */
+const CREDENTIAL_CACHE_MS = 30_000;
+const ENFORCEMENT_RECHECK_MS = 5_000;
+
+export class AccessControl {
+  private readonly verified = new Map<string, { account: Account; until: number }>();
+  private enforced = false;
+  private enforcementCheckedAt = 0;
+
+  constructor(
+    private readonly metadata: Metadata,
+    readonly accounts: AccountService,
+    readonly policy: AccessPolicy,
+    readonly tokens: TokenAuthority,
+    private readonly limiter: FailedLoginLimiter,
+  ) {}
+
+  /**
+   * Authentication is enforced once any enabled admin exists (and stays enforced: creating an
+   * admin is a one-way switch for the life of the process).
+   */
+  /** The stores behind access control (for the admin API's listings). */
+  get stores(): Pick<Metadata['stores'], 'permissions' | 'audit'> {
+    return this.metadata.stores;
+  }
+
+  async isEnforced(): Promise<boolean> {
+    if (this.enforced) return true;
+    const now = Date.now();
+    if (now - this.enforcementCheckedAt > ENFORCEMENT_RECHECK_MS) {
+      this.enforcementCheckedAt = now;
+      this.enforced = await this.metadata.stores.accounts.anyAdmin();
+    }
+    return this.enforced;
+  }
+
+  async authenticate(credentials: Credentials | undefined, clientIp: string): Promise<Principal> {
+    if (!credentials) return { kind: 'anonymous' };
+    if (credentials.scheme === 'bearer') {
+      const token = await this.tokens.verify(credentials.token);
+      return { kind: 'token', subject: token.subject, access: token.access };
+    }
+    return { kind: 'account', account: await this.login(credentials.username, credentials.password, clientIp) };
+  }
+
+  /** Checks a username and secret (password, robot secret or personal access token). */
+  async login(username: string, secret: string, clientIp: string): Promise<Account> {
+    const cacheKey = createHash('sha256').update(`${username}\u0000${secret}`).digest('hex');
+    const cached = this.verified.get(cacheKey);
+    if (cached && cached.until > Date.now()) return cached.account;
+    const keys = [`account:${username}`, `ip:${clientIp}`];
+    const wait = this.limiter.retryAfter(keys);
+    if (wait > 0) throw new AuthError('rate_limited', 'too many failed logins; try again later', wait);
+    const result = await this.accounts.verify(username, secret);
+    if (!result.ok) {
+      this.limiter.recordFailure(keys);
+      await this.audit(username, 'login_failed', clientIp, { reason: result.reason });
+      throw new AuthError('bad_credentials', result.reason === 'disabled' ? 'account disabled' : 'invalid username or password');
+    }
+    this.limiter.recordSuccess(keys[0]!);
+    await this.audit(result.account.name, 'login', clientIp, { via: result.via });
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(cacheKey, { account: result.account, until: Date.now() + CREDENTIAL_CACHE_MS });
+    return result.account;
+  }
+
+  async permits(principal: Principal, access: Access): Promise<boolean> {
+    return (await Promise.all(access.actions.map((a) => this.permitsAction(principal, access, a)))).every(Boolean);
+  }
+
+  /** May the caller pull `repository`? Tokens are judged by the account they were issued to. */
+  async mayPull(principal: Principal, repository: string): Promise<boolean> {
+    if (principal.kind === 'token') {
+      if (allows(principal.access, 'repository', repository, 'pull')) return true;
+      const account = principal.subject ? await this.accounts.find(principal.subject) : undefined;
+      return account !== undefined && !account.disabled && this.policy.may(account, repository, 'pull');
+    }
+    return this.policy.may(principal.kind === 'account' ? principal.account : undefined, repository, 'pull');
+  }
+
+  async issueToken(account: Account | undefined, requested: readonly Access[], clientIp: string): Promise<IssuedToken & { granted: Access[] }> {
+    const granted = await this.policy.grant(account, requested);
+    const issued = await this.tokens.issue(account?.name, granted);
+    await this.audit(account?.name ?? null, 'token_issued', clientIp, { scopes: granted });
+    return { ...issued, granted };
+  }
+
+  async audit(actor: string | null, action: string, clientIp: string, details?: Record<string, unknown>, target?: string): Promise<void> {
+    await this.metadata.stores.audit.record({ actor, action, clientIp, details: details ?? null, target: target ?? null });
+  }
+
+  /** Drops cached credentials and grants after an admin change. */
+  forget(): void {
+    this.verified.clear();
+    this.policy.forget();
+  }
+
+  private async permitsAction(principal: Principal, access: Access, action: string): Promise<boolean> {
+    if (principal.kind === 'token') return allows(principal.access, access.type, access.name, action);
+    const account = principal.kind === 'account' ? principal.account : undefined;
+    const granted = await this.policy.grant(account, [{ ...access, actions: [action] }]);
+    return granted.length > 0;
+  }
+}
