@@ -19,6 +19,9 @@ export async function createAccessControl(metadata: Metadata, config: AuthConfig
     // A configured key file must exist (replicas share it); the default one is created.
     !config.tokenKeyFileConfigured,
   );
-  const limiter = new FailedLoginLimiter({ maxFailures: config.maxFailedLogins, windowMs: 60_000 });
+  const limiter = new FailedLoginLimiter({
+    maxFailures: (key) => (key.startsWith('ip:') ? config.maxFailedLogins * 10 : config.maxFailedLogins),
+    windowMs: 60_000,
+  });
   return new AccessControl(metadata, new AccountService(metadata), new AccessPolicy(metadata), tokens, limiter);
 }

@@ -1,11 +1,13 @@
 /**
- * Failed-login limiter: after `maxFailures` failures within `windowMs` for one account name or
- * one client address, further attempts are refused until the window has passed — before any
+ * Failed-login limiter: after too many failures within `windowMs` for one key (an account name,
+ * or a client address), further attempts are refused until the window has passed — before any
  * password is checked, so a brute-force attempt costs the attacker time and us nothing.
+ * An address gets a larger budget than an account, since many users may share one (NAT, CI).
  * In memory, per process: with several replicas each enforces its own budget.
  */
 export interface RateLimitOptions {
-  readonly maxFailures: number;
+  /** Failures allowed per key; a key may be prefixed (`ip:`) to pick another budget. */
+  readonly maxFailures: (key: string) => number;
   readonly windowMs: number;
   readonly now?: () => number;
 }
@@ -34,7 +36,7 @@ export class FailedLoginLimiter {
       if (!w) continue;
       const remaining = w.start + this.options.windowMs - now;
       if (remaining <= 0) this.windows.delete(key);
-      else if (w.failures >= this.options.maxFailures) wait = Math.max(wait, Math.ceil(remaining / 1000));
+      else if (w.failures >= this.options.maxFailures(key)) wait = Math.max(wait, Math.ceil(remaining / 1000));
     }
     return wait;
   }

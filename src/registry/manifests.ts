@@ -119,7 +119,8 @@ export class ManifestService {
     if (isDigestReference(reference)) {
       return this.metadata.stores.manifests.findByDigest(repositoryId, requireDigest(reference).value);
     }
-    if (!isValidTag(reference)) throw new TagInvalidError(reference);
+    // A tag that cannot exist is simply not found (404), as the conformance suite expects.
+    if (!isValidTag(reference)) return undefined;
     return this.metadata.stores.tags.findManifest(repositoryId, reference);
   }
 
