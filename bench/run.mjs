@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RegistryClient } from './lib/client.mjs';
-import { notes, table, writeJson } from './lib/report.mjs';
+import { cpuRows, notes, table, writeJson } from './lib/report.mjs';
 import { cpuSeconds, external, killAllSync, startCairn, startReference, stopAll } from './lib/servers.mjs';
 import { WORKLOADS } from './lib/workloads.mjs';
 
@@ -55,7 +55,7 @@ function config() {
     cacheImports: q(200, 30),
     cacheConcurrency: 4,
     cacheHeadConcurrency: 8,
-    maxMs: q(10_000, 5_000), // cap per measured loop: bounds a slow target's run time
+    maxMs: q(10_000, 3_000), // cap per measured loop: bounds a slow target's run time
     refPort: port('BENCH_REF_PORT', 5601),
     cairnPort: port('BENCH_CAIRN_PORT', 5602),
   };
@@ -84,6 +84,11 @@ function parseCli() {
   return { ...values, workloads: ids ? WORKLOADS.filter((w) => ids.includes(w.id)) : WORKLOADS };
 }
 
+/** Per-side state the workloads share: a fresh namespace, and how to read the server's CPU. */
+function targetContext(server, cfg) {
+  return { ns: `bench-${cfg.runId}`, cpu: () => cpuSeconds(server) };
+}
+
 /** Starts (or attaches to) each side; a side that fails to start is reported, not fatal. */
 async function startTargets(opts, cfg) {
   const wanted = [];
@@ -95,7 +100,7 @@ async function startTargets(opts, cfg) {
   for (const [label, start] of wanted) {
     try {
       const server = await start();
-      targets.push({ label, server, client: new RegistryClient(server.url), ctx: { ns: `bench-${cfg.runId}` } });
+      targets.push({ label, server, client: new RegistryClient(server.url), ctx: targetContext(server, cfg) });
       console.error(`${label}: ready at ${server.url}`);
     } catch (err) {
       console.error(`${label}: failed to start: ${err.message}`);
@@ -110,6 +115,7 @@ async function runOne(workload, target, cfg) {
   if (target.startError) return { error: `not started: ${target.startError.split('\n')[0]}` };
   const t0 = performance.now();
   const cpu0 = cpuSeconds(target.server);
+  const client0 = process.cpuUsage();
   let result;
   try {
     result = await workload.run(target.client, target.ctx, cfg);
@@ -117,11 +123,14 @@ async function runOne(workload, target, cfg) {
     result = { error: err.message.split('\n')[0] };
   }
   result.wallSeconds = (performance.now() - t0) / 1000;
-  // Server CPU for the whole workload, setup and warm-up included.
+  // CPU for the whole workload, setup and warm-up included: the client shares the cores.
+  const { user, system } = process.cpuUsage(client0);
+  result.clientCpuSeconds = (user + system) / 1e6;
   if (cpu0 !== undefined) result.serverCpuSeconds = cpuSeconds(target.server) - cpu0;
   const status = result.error ? `ERROR ${result.error}` : 'ok';
   const cpu = result.serverCpuSeconds?.toFixed(1) ?? '?';
-  console.error(`  ${workload.id} on ${target.label}: ${status} (${result.wallSeconds.toFixed(1)} s, server CPU ${cpu} s)`);
+  const client = result.clientCpuSeconds.toFixed(1);
+  console.error(`  ${workload.id} on ${target.label}: ${status} (${result.wallSeconds.toFixed(1)} s; CPU server ${cpu} s, client ${client} s)`);
   return result;
 }
 
@@ -175,6 +184,8 @@ async function main() {
   const labels = targets.map((t) => t.label);
   console.log(`\nCairn benchmark (${cfg.quick ? 'quick' : 'full'}; large blob ${cfg.largeMiB} MiB, chunk ${cfg.chunkMiB} MiB, ${cfg.largeReps} rep(s))\n`);
   console.log(table(rows, labels));
+  const cpu = cpuRows(rows);
+  if (cpu.length) console.log(`\nserver CPU per unit of work (measured phase only)\n\n${table(cpu, labels)}`);
   const footer = notes(rows, labels);
   if (footer) console.log(`\n${footer}`);
   // The bench shares 2 cores with whatever else runs; say so when it is not idle.

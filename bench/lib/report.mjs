@@ -41,17 +41,40 @@ export function table(rows, labels) {
   return [render(header), rule, ...lines.map(render)].join('\n');
 }
 
+/**
+ * The same rows as server CPU per unit of work (lower is better). Unlike wall
+ * rates this barely moves when other processes share the cores.
+ */
+export function cpuRows(rows) {
+  return rows
+    .filter(({ metric }) => metric.cpuUnit)
+    .map(({ workload, metric, results }) => ({
+      workload,
+      metric: { key: metric.key, label: metric.label, unit: `ms/${metric.cpuUnit}`, better: 'lower' },
+      results: Object.fromEntries(Object.entries(results).map(([l, r]) => [l, r.error ? r : { [metric.key]: r.cpu?.[metric.key] }])),
+    }))
+    .filter(({ results, metric }) => Object.values(results).some((r) => typeof r[metric.key] === 'number'));
+}
+
 export function notes(rows, labels) {
   const out = [];
   if (rows.some(({ results }) => labels.some((l) => results[l]?.timedOut))) {
     out.push('* hit the per-workload time cap: figure is from fewer operations than planned');
   }
+  // One line per distinct error, naming the workloads it hit (a side that did not start hits all).
+  const errors = new Map();
   for (const { workload, results } of rows) {
     for (const l of labels) {
       const err = results[l]?.error;
-      const line = `${l} ${workload}: ${err}`;
-      if (err && !out.includes(line)) out.push(line);
+      if (!err) continue;
+      const key = `${l}\u0000${err}`;
+      const hit = errors.get(key) ?? new Set();
+      errors.set(key, hit.add(workload));
     }
+  }
+  for (const [key, workloads] of errors) {
+    const [label, err] = key.split('\u0000');
+    out.push(`${label} [${[...workloads].join(', ')}]: ${err}`);
   }
   if (labels.length > 1) out.push('ratio > 1 means Cairn is better (throughput cairn/ref, latency ref/cairn)');
   return out.join('\n');

@@ -52,19 +52,24 @@ http:
 // Generous: Cairn's embedded PGlite takes seconds to initialise on a busy box.
 async function waitReady(url, child, logFile, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
+  let last = 'no answer';
+  while (Date.now() < deadline && child.exitCode === null) {
     try {
       const res = await request(new URL('/v2/', url), { headersTimeout: 2000, bodyTimeout: 2000 });
       await res.body.dump();
       if (res.statusCode === 200 || res.statusCode === 401) return;
-    } catch {
-      // not listening yet
+      last = `GET /v2/ answered ${res.statusCode}`;
+    } catch (err) {
+      last = err.code ?? err.message; // not listening yet
     }
     await sleep(100);
   }
-  const tail = readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
-  throw new Error(`${url} did not become ready (exit code ${child.exitCode}); log tail:\n${tail}`);
+  throw new Error(`${url} not ready (${last}; exit code ${child.exitCode}); log tail:\n${logTail(logFile)}`);
+}
+
+/** The last few log lines, each cut short: stack traces in JSON logs run long. */
+function logTail(logFile, lines = 5) {
+  return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => l.slice(0, 400)).join('\n');
 }
 
 /** Refuses a busy port: readiness polling would otherwise bench whatever already listens there. */
