@@ -31,12 +31,16 @@ export function coalesce(records: readonly PoolRecord[], levels: readonly number
   return `records did not settle after ${MAX_PASSES} merge passes`;
 }
 
+type Slots = Array<Set<string>>;
+
 interface PassState {
   records: readonly PoolRecord[];
   uf: UnionFind;
   work: { done: number };
   /** Per class, per input: its sources as "selector NUL class". */
-  slots: Map<number, Array<Set<string>>>;
+  slots: Map<number, Slots>;
+  /** Per class, sources gained since it was last compared: only they can make it joinable. */
+  fresh: Map<number, Slots>;
   /** (digest, input count, input k, source) → classes registered with it (ids may be stale). */
   index: Map<string, number[]>;
   /** Root records (no inputs) join by digest alone. */
@@ -45,7 +49,9 @@ interface PassState {
 }
 
 function coalescePass(records: readonly PoolRecord[], byLevel: number[][], uf: UnionFind, work: { done: number }): boolean {
-  const st: PassState = { records, uf, work, slots: new Map(), index: new Map(), rootsByDigest: new Map(), joined: false };
+  const st: PassState = {
+    records, uf, work, slots: new Map(), fresh: new Map(), index: new Map(), rootsByDigest: new Map(), joined: false,
+  };
   for (const level of byLevel) {
     const touched = new Set<number>();
     for (const r of level) touched.add(register(st, r));
@@ -54,16 +60,18 @@ function coalescePass(records: readonly PoolRecord[], byLevel: number[][], uf: U
   return st.joined;
 }
 
-/** Add record r's sources to its class and to the index; returns the class. */
+/** Add record r's sources to its class (and to the index and fresh set when new); returns the class. */
 function register(st: PassState, r: number): number {
   const c = st.uf.find(r);
   const rec = st.records[r]!;
-  let sets = st.slots.get(c);
-  if (!sets) st.slots.set(c, (sets = rec.inputs.map(() => new Set<string>())));
+  const sets = getSlots(st.slots, c, rec.inputs.length);
+  const fresh = getSlots(st.fresh, c, rec.inputs.length);
   rec.inputs.forEach((alts, k) => {
     for (const a of alts) {
       const alt = `${a.selector}\u0000${st.uf.find(a.link)}`;
+      if (sets[k]!.has(alt)) continue;
       sets[k]!.add(alt);
+      fresh[k]!.add(alt);
       const key = sig(rec, k, alt);
       const list = st.index.get(key);
       if (list) list.push(c);
@@ -74,7 +82,11 @@ function register(st: PassState, r: number): number {
   return c;
 }
 
-/** Join class `start` with every class it can join. */
+/**
+ * Join class `start` with every class it can join. Invariant: two classes that could join have
+ * at least one of them "fresh" with a source the other shares, so looking candidates up from the
+ * fresh sources finds every new join — and costs little when a class only grew a bit.
+ */
 function join(st: PassState, start: number): void {
   let c = st.uf.find(start);
   const rec = st.records[c]!; // the representative is one of the class's records
@@ -82,42 +94,55 @@ function join(st: PassState, start: number): void {
     const previous = st.rootsByDigest.get(rec.digest);
     if (previous !== undefined && st.uf.find(previous) !== c) c = unite(st, c, st.uf.find(previous));
     st.rootsByDigest.set(rec.digest, c);
+    st.fresh.delete(c);
     return;
   }
-  // A joinable class shares a source with c in EVERY input, so looking in one input is enough:
-  // take the input whose sources are shared with the fewest classes.
-  const k = cheapestInput(st, rec, st.slots.get(c)!);
-  for (const candidate of candidates(st, rec, k, [...st.slots.get(c)![k]!])) {
-    const j = st.uf.find(candidate);
+  for (;;) {
     c = st.uf.find(c);
-    if (j !== c && allIntersect(st, c, j)) c = unite(st, c, j);
+    const fresh = st.fresh.get(c);
+    st.fresh.delete(c);
+    if (!fresh || fresh.every((set) => set.size === 0)) return;
+    for (const candidate of candidates(st, rec, st.slots.get(c)!, fresh)) {
+      const j = st.uf.find(candidate);
+      c = st.uf.find(c);
+      if (j !== c && allIntersect(st, c, j)) c = unite(st, c, j); // leaves new fresh sources on c
+    }
   }
 }
 
-function cheapestInput(st: PassState, rec: PoolRecord, sets: Array<Set<string>>): number {
-  let best = 0;
-  let bestCost = Infinity;
-  sets.forEach((set, k) => {
-    let cost = 0;
-    for (const alt of set) cost += st.index.get(sig(rec, k, alt))?.length ?? 0;
-    st.work.done += set.size;
-    if (cost < bestCost) [best, bestCost] = [k, cost];
+/**
+ * Classes that might join: those sharing a fresh source (some shared source must be new), or —
+ * when cheaper — those sharing any source of one input (a joinable class shares one in EVERY input).
+ */
+function candidates(st: PassState, rec: PoolRecord, slots: Slots, fresh: Slots): Set<number> {
+  const cost = (k: number, alts: Set<string>, limit: number): number => {
+    let total = 0;
+    for (const alt of alts) {
+      total += st.index.get(sig(rec, k, alt))?.length ?? 0;
+      if (total >= limit) break;
+    }
+    st.work.done += alts.size;
+    return total;
+  };
+  let best: Array<[number, Set<string>]> = fresh.map((set, k) => [k, set]);
+  let bestCost = fresh.reduce((sum, set, k) => sum + cost(k, set, Infinity), 0);
+  slots.forEach((set, k) => {
+    if (set.size >= bestCost) return; // every source is listed at least once (by this class)
+    const c = cost(k, set, bestCost);
+    if (c < bestCost) [best, bestCost] = [[[k, set]], c];
   });
-  return best;
+  const out = new Set<number>();
+  for (const [k, alts] of best) for (const alt of alts) for (const id of liveList(st, sig(rec, k, alt))) out.add(id);
+  return out;
 }
 
-/** Classes sharing a source with `alts` in input k; index lists are de-duplicated as they are read. */
-function candidates(st: PassState, rec: PoolRecord, k: number, alts: string[]): Set<number> {
-  const out = new Set<number>();
-  for (const alt of alts) {
-    const key = sig(rec, k, alt);
-    const list = st.index.get(key) ?? [];
-    const current = new Set(list.map((id) => st.uf.find(id)));
-    if (current.size < list.length) st.index.set(key, [...current]);
-    for (const id of current) out.add(id);
-    st.work.done += list.length;
-  }
-  return out;
+/** An index list with stale ids resolved and duplicates removed (written back, so reads stay cheap). */
+function liveList(st: PassState, key: string): number[] {
+  const list = st.index.get(key) ?? [];
+  const live = [...new Set(list.map((id) => st.uf.find(id)))];
+  if (live.length < list.length) st.index.set(key, live);
+  st.work.done += list.length;
+  return live;
 }
 
 function allIntersect(st: PassState, a: number, b: number): boolean {
@@ -132,22 +157,42 @@ function allIntersect(st: PassState, a: number, b: number): boolean {
   });
 }
 
+/**
+ * Join two classes: the smaller's sources move into the larger's. The joined class stays fresh
+ * with the larger side's fresh sources plus the sources only the smaller side had: a class that
+ * could not join the larger side but can join the union must share one of the latter.
+ */
 function unite(st: PassState, a: number, b: number): number {
   const root = st.uf.union(a, b);
-  const gone = root === a ? b : a;
-  const kept = st.slots.get(root);
-  const moved = st.slots.get(gone);
-  if (kept && moved) {
-    moved.forEach((set, k) => {
-      for (const alt of set) kept[k]!.add(alt);
-      st.work.done += set.size;
-    });
-  } else if (moved) {
-    st.slots.set(root, moved);
+  const [largeId, smallId] = size(st.slots.get(a)!) >= size(st.slots.get(b)!) ? [a, b] : [b, a];
+  const large = st.slots.get(largeId)!;
+  const fresh = st.fresh.get(largeId) ?? large.map(() => new Set<string>());
+  st.slots.get(smallId)!.forEach((set, k) => {
+    for (const alt of set) {
+      if (large[k]!.has(alt)) continue;
+      large[k]!.add(alt);
+      fresh[k]!.add(alt);
+    }
+    st.work.done += set.size;
+  });
+  for (const id of [a, b]) {
+    st.slots.delete(id);
+    st.fresh.delete(id);
   }
-  st.slots.delete(gone);
+  st.slots.set(root, large);
+  st.fresh.set(root, fresh);
   st.joined = true;
   return root;
+}
+
+function getSlots(map: Map<number, Slots>, c: number, n: number): Slots {
+  let slots = map.get(c);
+  if (!slots) map.set(c, (slots = Array.from({ length: n }, () => new Set<string>())));
+  return slots;
+}
+
+function size(slots: Slots): number {
+  return slots.reduce((n, set) => n + set.size, 0);
 }
 
 /** Index key; digests contain no NUL, and the source key is last, so keys cannot collide. */

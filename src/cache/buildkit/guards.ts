@@ -41,7 +41,9 @@ export function jsonType(value: unknown): string {
   return typeof value;
 }
 
-/** Cut untrusted text that goes into an error message down to a readable size. */
+/** Untrusted text made safe for an error message: short, and control characters escaped (so a
+ *  hostile document cannot forge log lines through a reason). */
 export function clip(text: string, max = 120): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…`;
+  const short = text.length <= max ? text : `${text.slice(0, max)}…`;
+  return short.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

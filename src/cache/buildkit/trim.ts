@@ -6,8 +6,10 @@
 //    time of its own results or of anything downstream of it (a key-only FROM record is as recent
 //    as the newest build that used it). Recency never decreases towards the inputs, so dependents
 //    are dropped before — never after — what they depend on, and a newer build's chain is never cut
-//    off by dropping an old shared ancestor. Ties drop deeper records first. Records without any
-//    known time (results without createdAt, no layer annotation) count as oldest.
+//    off by dropping an old shared ancestor. Ties (a build's steps share its newest time) drop
+//    deeper records first, so what stays of a build is a usable prefix: its early, expensive steps
+//    (dependency installs) stay cached. Records without any known time (results without
+//    createdAt and no layer annotation) count as oldest.
 //    The number dropped is found by binary search on the serialised size; compact.ts keeps the
 //    graph valid for every candidate.
 import { compact, topologicalOrder } from './compact.js';

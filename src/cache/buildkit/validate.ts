@@ -1,8 +1,8 @@
 // Shape validation: untrusted parsed JSON → CacheConfig with every optional field made explicit.
 // Follows what BuildKit's Go decoder accepts (null behaves like absent, absent ints are 0) and the
 // rules BuildKit's importer enforces (indexes in range, no empty input list), but checks every
-// entry rather than only those a build happens to reach: a registry should reject a broken cache
-// when it is pushed, not let every later build silently run uncached. Graph rules (loops, depth)
+// entry rather than only those a build happens to reach, so a registry can reject a broken cache
+// when it is pushed instead of letting every later build silently run uncached. Graph rules (loops, depth)
 // live in graph-check.ts.
 import { clip, isDigest, isInt, isObject, jsonType, own } from './guards.js';
 import type { ParseLimits } from './limits.js';
