@@ -123,6 +123,54 @@ export interface AuditEventsTable {
   details: ColumnType<Record<string, unknown> | null, string | null, string | null>;
 }
 
+export interface CacheEntriesTable {
+  id: Generated<number>;
+  manifest_id: number;
+  repository_id: number;
+  format: 'image-manifest' | 'index' | 'inline';
+  mode: string | null;
+  parsed: boolean;
+  reason: string | null;
+  config_digest: string | null;
+  config_size: number | null;
+  manifest_size: number;
+  record_count: number;
+  layer_count: number;
+  total_bytes: number;
+  warnings: ColumnType<string[], string, string>;
+  pushed_at: Timestamp;
+  last_imported_at: Timestamp | null;
+  import_count: Generated<number>;
+  last_importer: string | null;
+}
+
+export interface CacheLayersTable {
+  cache_id: number;
+  position: number;
+  digest: string;
+  parent: number;
+  size: number | null;
+  media_type: string | null;
+  created_at: string | null;
+}
+
+export interface CacheRecordsTable {
+  cache_id: number;
+  position: number;
+  digest: string;
+  results: ColumnType<number[], string, string>;
+  chains: ColumnType<number[][], string, string>;
+  inputs: ColumnType<Array<Array<{ link: number; selector?: string }>>, string, string>;
+}
+
+export interface CacheSettingsTable {
+  repository_id: number;
+  branch_pattern: string | null;
+  merge_tags: string[];
+  fallback_tags: string[];
+  updated_at: Timestamp;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -138,4 +186,8 @@ export interface Database {
   personal_access_tokens: PersonalAccessTokensTable;
   permissions: PermissionsTable;
   audit_events: AuditEventsTable;
+  cache_entries: CacheEntriesTable;
+  cache_layers: CacheLayersTable;
+  cache_records: CacheRecordsTable;
+  cache_settings: CacheSettingsTable;
 }

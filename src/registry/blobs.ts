@@ -11,11 +11,18 @@ import { BlobNotFoundError, DigestInvalidError } from './errors.js';
 import type { Repositories } from './repositories.js';
 
 export interface BlobInfo {
+  readonly repository: string;
+  readonly repositoryId: number;
   readonly digest: Digest;
   readonly size: number;
 }
 
+/** Told about every blob GET (e.g. to recognise BuildKit cache imports). */
+export type BlobFetchListener = (blob: BlobInfo, userAgent: string | undefined) => void;
+
 export class BlobService {
+  private readonly fetchListeners: BlobFetchListener[] = [];
+
   constructor(
     private readonly metadata: Metadata,
     private readonly storage: BlobStore,
@@ -28,12 +35,31 @@ export class BlobService {
     const repositoryId = await this.repositories.find(name);
     const row =
       repositoryId === undefined ? undefined : await this.metadata.stores.blobs.findInRepository(repositoryId, digest.value);
-    if (!row) throw new BlobNotFoundError(digest.value);
-    return { digest, size: row.size };
+    if (!row || repositoryId === undefined) throw new BlobNotFoundError(digest.value);
+    return { repository: name, repositoryId, digest, size: row.size };
   }
 
-  async open(blob: BlobInfo, range?: ByteRange): Promise<Readable> {
-    return this.storage.read(blob.digest, range);
+  onFetch(listener: BlobFetchListener): void {
+    this.fetchListeners.push(listener);
+  }
+
+  async open(blob: BlobInfo, range?: ByteRange, userAgent?: string): Promise<Readable> {
+    const stream = await this.storage.read(blob.digest, range);
+    for (const listener of this.fetchListeners) listener(blob, userAgent);
+    return stream;
+  }
+
+  /**
+   * The whole content of a small blob in the repository (a config or cacheconfig), or undefined
+   * when it is absent or larger than `limit` — never a large layer into memory.
+   */
+  async readSmall(repositoryId: number, digestText: string, limit: number): Promise<Buffer | undefined> {
+    const digest = requireDigest(digestText);
+    const row = await this.metadata.stores.blobs.findInRepository(repositoryId, digest.value);
+    if (!row || row.size > limit) return undefined;
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.storage.read(digest)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
   }
 
   /** Unlinks the blob from the repository; the bytes go when garbage collection finds them unused. */

@@ -7,6 +7,7 @@ import type { Database } from '../schema.js';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
+import { CacheStore } from './caches.js';
 import { ManifestStore } from './manifests.js';
 import { PermissionStore } from './permissions.js';
 import { RepositoryStore } from './repositories.js';
@@ -22,6 +23,7 @@ export interface Stores {
   readonly accounts: AccountStore;
   readonly permissions: PermissionStore;
   readonly audit: AuditStore;
+  readonly caches: CacheStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -34,6 +36,7 @@ export function storesFor(db: Kysely<Database>): Stores {
     accounts: new AccountStore(db),
     permissions: new PermissionStore(db),
     audit: new AuditStore(db),
+    caches: new CacheStore(db),
   };
 }
 

@@ -20,7 +20,7 @@ export async function getBlob(registry: Registry, request: FastifyRequest, reply
     if (error instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${blob.size}`);
     throw error;
   }
-  const stream = await registry.blobs.open(blob, range);
+  const stream = await registry.blobs.open(blob, range, request.headers['user-agent']);
   if (range) {
     reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${blob.size}`);
     return reply.header('content-length', range.end - range.start + 1).send(stream);

@@ -1,0 +1,192 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../schema.js';
+
+export interface NewCacheEntry {
+  manifestId: number;
+  repositoryId: number;
+  format: 'image-manifest' | 'index' | 'inline';
+  mode: string | null;
+  parsed: boolean;
+  reason: string | null;
+  configDigest: string | null;
+  configSize: number | null;
+  manifestSize: number;
+  recordCount: number;
+  layerCount: number;
+  totalBytes: number;
+  warnings: string[];
+  layers: Array<{ digest: string; parent: number; size: number | null; mediaType: string | null; createdAt: string | null }>;
+  records: Array<{ digest: string; results: number[]; chains: number[][]; inputs: Array<Array<{ link: number; selector?: string }>> }>;
+}
+
+export interface CacheEntryRow {
+  id: number;
+  manifest_id: number;
+  repository_id: number;
+  repository: string;
+  manifest_digest: string;
+  tag: string | null;
+  format: 'image-manifest' | 'index' | 'inline';
+  mode: string | null;
+  parsed: boolean;
+  reason: string | null;
+  config_digest: string | null;
+  config_size: number | null;
+  manifest_size: number;
+  record_count: number;
+  layer_count: number;
+  total_bytes: number;
+  warnings: string[];
+  pushed_at: Date;
+  tag_pushed_at: Date | null;
+  last_imported_at: Date | null;
+  import_count: number;
+  last_importer: string | null;
+}
+
+export interface CacheSettingsRow {
+  branch_pattern: string | null;
+  merge_tags: string[];
+  fallback_tags: string[];
+}
+
+/** The BuildKit cache index (see migrations/0003_buildkit_cache.sql). */
+export class CacheStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Records a cache entry with its layers and records; a re-push of the same manifest is a no-op. */
+  async insert(e: NewCacheEntry): Promise<number | undefined> {
+    const row = await this.db
+      .insertInto('cache_entries')
+      .values({
+        manifest_id: e.manifestId,
+        repository_id: e.repositoryId,
+        format: e.format,
+        mode: e.mode,
+        parsed: e.parsed,
+        reason: e.reason,
+        config_digest: e.configDigest,
+        config_size: e.configSize,
+        manifest_size: e.manifestSize,
+        record_count: e.recordCount,
+        layer_count: e.layerCount,
+        total_bytes: e.totalBytes,
+        warnings: JSON.stringify(e.warnings),
+      })
+      .onConflict((oc) => oc.column('manifest_id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) return undefined;
+    await insertChunked(e.layers, (chunk, offset) =>
+      this.db
+        .insertInto('cache_layers')
+        .values(chunk.map((l, i) => ({ cache_id: row.id, position: offset + i, digest: l.digest, parent: l.parent, size: l.size, media_type: l.mediaType, created_at: l.createdAt })))
+        .execute(),
+    );
+    await insertChunked(e.records, (chunk, offset) =>
+      this.db
+        .insertInto('cache_records')
+        .values(chunk.map((r, i) => ({ cache_id: row.id, position: offset + i, digest: r.digest, results: JSON.stringify(r.results), chains: JSON.stringify(r.chains), inputs: JSON.stringify(r.inputs) })))
+        .execute(),
+    );
+    return row.id;
+  }
+
+  private entries() {
+    return this.db
+      .selectFrom('cache_entries as c')
+      .innerJoin('manifests as m', 'm.id', 'c.manifest_id')
+      .innerJoin('repositories as r', 'r.id', 'c.repository_id')
+      .leftJoin('tags as t', 't.manifest_id', 'c.manifest_id')
+      .select([
+        'c.id', 'c.manifest_id', 'c.repository_id', 'r.name as repository', 'm.digest as manifest_digest', 't.name as tag',
+        'c.format', 'c.mode', 'c.parsed', 'c.reason', 'c.config_digest', 'c.config_size', 'c.manifest_size', 'c.record_count',
+        'c.layer_count', 'c.total_bytes', 'c.warnings', 'c.pushed_at', 't.pushed_at as tag_pushed_at', 'c.last_imported_at',
+        'c.import_count', 'c.last_importer',
+      ]);
+  }
+
+  /** Tagged caches (one row per tag), of one repository or of all. */
+  async listTagged(repositoryId?: number): Promise<CacheEntryRow[]> {
+    let query = this.entries().where('t.name', 'is not', null).orderBy('r.name').orderBy(sql`t.name COLLATE "C"`);
+    if (repositoryId !== undefined) query = query.where('c.repository_id', '=', repositoryId);
+    return (await query.execute()) as CacheEntryRow[];
+  }
+
+  async findByTag(repositoryId: number, tag: string): Promise<CacheEntryRow | undefined> {
+    return (await this.entries().where('c.repository_id', '=', repositoryId).where('t.name', '=', tag).executeTakeFirst()) as CacheEntryRow | undefined;
+  }
+
+  async findByManifest(manifestId: number): Promise<CacheEntryRow | undefined> {
+    return (await this.entries().where('c.manifest_id', '=', manifestId).limit(1).executeTakeFirst()) as CacheEntryRow | undefined;
+  }
+
+  async layers(cacheId: number) {
+    return this.db.selectFrom('cache_layers').selectAll().where('cache_id', '=', cacheId).orderBy('position').execute();
+  }
+
+  async records(cacheId: number) {
+    return this.db.selectFrom('cache_records').selectAll().where('cache_id', '=', cacheId).orderBy('position').execute();
+  }
+
+  /** Layer digests and sizes of every tagged cache in the repository, for shared/unique bytes. */
+  async taggedLayers(repositoryId: number): Promise<Array<{ cache_id: number; digest: string; size: number | null }>> {
+    return this.db
+      .selectFrom('cache_layers as l')
+      .innerJoin('cache_entries as c', 'c.id', 'l.cache_id')
+      .select(['l.cache_id', 'l.digest', 'l.size'])
+      .where('c.repository_id', '=', repositoryId)
+      .where((eb) => eb.exists(eb.selectFrom('tags as t').select('t.name').whereRef('t.manifest_id', '=', 'c.manifest_id')))
+      .execute();
+  }
+
+  /** Ids of caches in the repository whose import fetches `configDigest`. */
+  async idsByConfig(repositoryId: number, configDigest: string): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('cache_entries')
+      .select('id')
+      .where('repository_id', '=', repositoryId)
+      .where('config_digest', '=', configDigest)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async recordImports(ids: number[], count: number, at: Date, importer: string | null): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .updateTable('cache_entries')
+      .set((eb) => ({
+        import_count: eb('import_count', '+', count),
+        last_imported_at: sql<Date>`GREATEST(last_imported_at, ${at})`,
+        last_importer: importer,
+      }))
+      .where('id', 'in', ids)
+      .execute();
+  }
+
+  /** Every cacheconfig digest known to the index (imports are recognised by it). */
+  async configDigests(): Promise<Array<{ repository_id: number; config_digest: string | null }>> {
+    return this.db.selectFrom('cache_entries').select(['repository_id', 'config_digest']).where('config_digest', 'is not', null).distinct().execute();
+  }
+
+  async settings(repositoryId: number): Promise<CacheSettingsRow | undefined> {
+    return this.db
+      .selectFrom('cache_settings')
+      .select(['branch_pattern', 'merge_tags', 'fallback_tags'])
+      .where('repository_id', '=', repositoryId)
+      .executeTakeFirst();
+  }
+
+  async saveSettings(repositoryId: number, s: CacheSettingsRow): Promise<void> {
+    await this.db
+      .insertInto('cache_settings')
+      .values({ repository_id: repositoryId, ...s })
+      .onConflict((oc) => oc.column('repository_id').doUpdateSet({ ...s, updated_at: new Date() }))
+      .execute();
+  }
+}
+
+/** Inserts in chunks: one statement per ~1000 rows keeps parameters under PostgreSQL's limit. */
+async function insertChunked<T>(rows: T[], insert: (chunk: T[], offset: number) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1000) await insert(rows.slice(i, i + 1000), i);
+}
