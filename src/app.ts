@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
 import { createAccessControl } from './auth/index.js';
+import { CacheImports } from './cache/imports.js';
+import { CacheIndexer } from './cache/indexer.js';
+import { CacheService } from './cache/service.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
+import { Metrics } from './metrics.js';
 import { buildServer, type CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
@@ -16,6 +20,7 @@ import { FilesystemBlobStore } from './storage/filesystem/filesystem-store.js';
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
+const CACHE_DIGESTS_REFRESH_MS = 30_000;
 
 export interface App {
   readonly server: CairnServer;
@@ -23,6 +28,16 @@ export interface App {
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Wires the BuildKit cache index into the registry: indexing on push, imports on blob GET. */
+async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger) {
+  const imports = new CacheImports(metadata, metrics);
+  await imports.start(PULL_FLUSH_MS, CACHE_DIGESTS_REFRESH_MS);
+  const indexer = new CacheIndexer(metadata, registry.blobs, metrics, logger, (id, digest) => imports.remember(id, digest));
+  registry.manifests.onPush(indexer.onPush);
+  registry.blobs.onFetch((blob, userAgent) => imports.fetched(blob.repository, blob.repositoryId, blob.digest.value, userAgent));
+  return { imports, service: new CacheService(metadata) };
 }
 
 /**
@@ -75,11 +90,15 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   const registry = createRegistry(metadata, storage);
   const access = await createAccessControl(metadata, config.auth);
   await applySafeDefaults(config, access, logger);
+  const metrics = new Metrics();
+  const caches = await startCacheAwareness(metadata, registry, metrics, logger);
   registry.pulls.start(PULL_FLUSH_MS);
 
   const server = await buildServer({
     registry,
     access,
+    caches: caches.service,
+    metrics,
     logger,
     maxManifestBytes: config.maxManifestBytes,
     ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),
@@ -94,7 +113,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
       .expire(new Date(), config.uploadExpiryMs)
       .then((n) => n > 0 && logger.info({ expired: n }, 'expired stale uploads'))
       .catch((err: unknown) => logger.warn({ err }, 'upload expiry failed'));
-  }, UPLOAD_SWEEP_MS);
+  }, Math.min(UPLOAD_SWEEP_MS, config.uploadExpiryMs / 2));
   sweep.unref();
 
   return {
@@ -109,6 +128,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
       clearInterval(sweep);
       await server.close();
       await registry.pulls.stop();
+      await caches.imports.stop();
       await metadata.destroy();
     },
   };

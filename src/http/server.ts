@@ -6,6 +6,9 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
 import type { AccessControl } from '../auth/access-control.js';
+import type { CacheService } from '../cache/service.js';
+import type { Metrics } from '../metrics.js';
+import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
 import { realmFor } from './auth/challenge.js';
 import { tokenEndpoint } from './auth/token-endpoint.js';
@@ -14,6 +17,8 @@ import { ociApi } from './oci/plugin.js';
 export interface ServerDeps {
   readonly registry: Registry;
   readonly access: AccessControl;
+  readonly caches: CacheService;
+  readonly metrics: Metrics;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
   readonly logger: Logger;
@@ -69,6 +74,17 @@ export async function buildServer(deps: ServerDeps) {
     externalUrl: deps.externalUrl,
   });
   await app.register(tokenEndpoint, { access: deps.access, realm: (request) => realmFor(request, deps.externalUrl) });
-  await app.register(adminApi, { prefix: '/api/v1', access: deps.access });
+  await app.register(adminApi, { prefix: '/api/v1', access: deps.access, caches: deps.caches, repositories: deps.registry.repositories });
+  app.get('/metrics', async (request, reply) => {
+    // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.
+    if (!isLoopback(request.ip) && (await deps.access.isEnforced())) {
+      try {
+        await requireAdmin(deps.access, request);
+      } catch {
+        return reply.code(401).header('www-authenticate', 'Basic realm="cairn metrics"').send({ error: { code: 'unauthorized', message: 'admin credentials required' } });
+      }
+    }
+    return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   return app;
 }

@@ -14,6 +14,7 @@ export interface Registry {
   readonly manifests: ManifestService;
   readonly listings: ListingService;
   readonly pulls: PullRecorder;
+  readonly repositories: Repositories;
 }
 
 export function createRegistry(metadata: Metadata, storage: BlobStore): Registry {
@@ -25,5 +26,6 @@ export function createRegistry(metadata: Metadata, storage: BlobStore): Registry
     manifests: new ManifestService(metadata, repositories, pulls),
     listings: new ListingService(metadata, repositories),
     pulls,
+    repositories,
   };
 }

@@ -41,6 +41,21 @@ export const openApiDocument = {
     '/api/v1/accounts/{name}/tokens/{token}': { parameters: [nameParam('name'), nameParam('token')], delete: op('Revoke a token') },
     '/api/v1/permissions': { get: op('List grants'), post: op('Grant actions on a repository pattern', body(s.grantPermission)) },
     '/api/v1/permissions/{id}': { parameters: [nameParam('id')], delete: op('Revoke a grant') },
+    '/api/v1/caches': { get: op('Every tagged BuildKit cache the caller may pull: tag, branch, format, mode, sizes, records, layers, imports, warnings') },
+    '/api/v1/repositories/{name}/caches': { parameters: [nameParam('name')], get: op("A repository's BuildKit caches (pull permission)") },
+    '/api/v1/repositories/{name}/caches/{tag}': {
+      parameters: [nameParam('name'), nameParam('tag')],
+      get: op('One cache: layers (digest, size, media type, buildkit/createdat), records with their result chains and inputs, bytes shared with every other cache'),
+    },
+    '/api/v1/repositories/{name}/caches/{tag}/diff/{other}': {
+      parameters: [nameParam('name'), nameParam('tag'), nameParam('other')],
+      get: op('Records and layers only in one of two caches, and the bytes on each side'),
+    },
+    '/api/v1/repositories/{name}/cache-settings': {
+      parameters: [nameParam('name')],
+      get: op('Branch pattern, merge-enabled tag globs and fallback tags'),
+      put: op('Set them (admin)', body(s.cacheSettings)),
+    },
     '/api/v1/audit-events': {
       get: op('Audit events, newest first', {
         parameters: Object.entries(s.auditQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),

@@ -7,24 +7,19 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessControl } from '../../auth/access-control.js';
 import { AccountError, type Account } from '../../auth/accounts.js';
-import { AuthError } from '../../auth/errors.js';
 import { isValidPattern } from '../../auth/patterns.js';
-import { parseAuthorization } from '../auth/credentials.js';
+import { AdminError, requireAdmin } from './api-auth.js';
+import { registerCacheRoutes } from './caches.js';
+import { CacheNotFoundError, CacheSettingsError, type CacheService } from '../../cache/service.js';
+import { RegistryError } from '../../registry/errors.js';
+import type { Repositories } from '../../registry/repositories.js';
 import { openApiDocument } from './openapi.js';
 import * as s from './schemas.js';
 
 export interface AdminApiOptions {
   readonly access: AccessControl;
-}
-
-class AdminError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
+  readonly caches: CacheService;
+  readonly repositories: Repositories;
 }
 
 declare module 'fastify' {
@@ -34,9 +29,10 @@ declare module 'fastify' {
   }
 }
 
-export async function adminApi(app: FastifyInstance, { access }: AdminApiOptions): Promise<void> {
+export async function adminApi(app: FastifyInstance, { access, caches, repositories }: AdminApiOptions): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
   app.get('/openapi.json', async () => openApiDocument);
+  registerCacheRoutes(app, access, caches, repositories);
 
   app.register(async (secured) => {
     secured.addHook('preHandler', async (request) => {
@@ -130,31 +126,16 @@ function registerPermissionRoutes(app: FastifyInstance, access: AccessControl): 
   );
 }
 
-async function requireAdmin(access: AccessControl, request: FastifyRequest): Promise<Account | undefined> {
-  if (!(await access.isEnforced())) {
-    if (isLoopback(request.ip)) return undefined;
-    throw new AdminError(403, 'forbidden', 'no admin is configured yet; the admin API answers loopback callers only');
-  }
-  let principal;
-  try {
-    principal = await access.authenticate(parseAuthorization(request.headers.authorization), request.ip);
-  } catch (error) {
-    if (error instanceof AuthError && error.kind === 'rate_limited') throw new AdminError(429, 'too_many_requests', error.message);
-    if (error instanceof AuthError) throw new AdminError(401, 'unauthorized', error.message);
-    throw error;
-  }
-  const account =
-    principal.kind === 'account' ? principal.account : principal.kind === 'token' && principal.subject ? await access.accounts.find(principal.subject) : undefined;
-  if (!account) throw new AdminError(401, 'unauthorized', 'authentication required');
-  if (!account.isAdmin || account.disabled) throw new AdminError(403, 'forbidden', 'admin only');
-  return account;
-}
-
 function adminErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const send = (status: number, code: string, message: string) => reply.code(status).send({ error: { code, message } });
   if (error instanceof AdminError) {
     if (error.status === 401) reply.header('www-authenticate', 'Basic realm="cairn admin"');
     return send(error.status, error.code, error.message);
+  }
+  if (error instanceof CacheNotFoundError) return send(404, 'not_found', error.message);
+  if (error instanceof CacheSettingsError) return send(400, 'invalid_request', error.message);
+  if (error instanceof RegistryError && (error.kind === 'name_invalid' || error.kind === 'name_unknown')) {
+    return send(error.kind === 'name_invalid' ? 400 : 404, error.kind === 'name_invalid' ? 'invalid_request' : 'not_found', error.message);
   }
   if (error instanceof AccountError) {
     const status = { invalid: 400, conflict: 409, not_found: 404 }[error.kind];
@@ -175,6 +156,3 @@ function permissionView(p: { id: number; account_name: string | null; pattern: s
   return { id: p.id, account: p.account_name, anonymous: p.account_name === null, pattern: p.pattern, actions: p.actions, createdAt: p.created_at };
 }
 
-export function isLoopback(ip: string): boolean {
-  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');
-}

@@ -81,3 +81,14 @@ export const error = {
   type: 'object',
   properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
 } as const;
+
+export const cacheSettings = {
+  type: 'object',
+  required: ['branchPattern', 'mergeTags', 'fallbackTags'],
+  additionalProperties: false,
+  properties: {
+    branchPattern: { type: ['string', 'null'], maxLength: 200, description: 'regular expression with a named group (?<branch>…); null for the default' },
+    mergeTags: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 128 }, description: 'tag globs whose pushes are merged' },
+    fallbackTags: { type: 'array', maxItems: 10, items: { type: 'string', minLength: 1, maxLength: 128 }, description: 'tags served, in order, for a missing branch cache tag' },
+  },
+} as const;
