@@ -9,6 +9,7 @@ import { createAccessControl } from './auth/index.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
 import { CacheService } from './cache/service.js';
+import { CacheTagPolicy } from './cache/tag-policy.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
 import { Metrics } from './metrics.js';
 import { buildServer, type CairnServer } from './http/server.js';
@@ -31,13 +32,16 @@ export interface App {
 }
 
 /** Wires the BuildKit cache index into the registry: indexing on push, imports on blob GET. */
-async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger) {
+async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, mergePatterns: readonly string[]) {
   const imports = new CacheImports(metadata, metrics);
   await imports.start(PULL_FLUSH_MS, CACHE_DIGESTS_REFRESH_MS);
   const indexer = new CacheIndexer(metadata, registry.blobs, metrics, logger, (id, digest) => imports.remember(id, digest));
   registry.manifests.onPush(indexer.onPush);
   registry.blobs.onFetch((blob, userAgent) => imports.fetched(blob.repository, blob.repositoryId, blob.digest.value, userAgent));
-  return { imports, service: new CacheService(metadata) };
+  const service = new CacheService(metadata);
+  const { blobs, uploads, manifests } = registry;
+  registry.manifests.setTagPolicy(new CacheTagPolicy({ metadata, blobs, uploads, manifests, caches: service, metrics, logger, mergePatterns }));
+  return { imports, service };
 }
 
 /**
@@ -91,7 +95,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   const access = await createAccessControl(metadata, config.auth);
   await applySafeDefaults(config, access, logger);
   const metrics = new Metrics();
-  const caches = await startCacheAwareness(metadata, registry, metrics, logger);
+  const caches = await startCacheAwareness(metadata, registry, metrics, logger, config.cacheMergePatterns);
   registry.pulls.start(PULL_FLUSH_MS);
 
   const server = await buildServer({

@@ -39,7 +39,15 @@ export interface CacheSettings {
   fallbackTags: string[];
 }
 
+/**
+ * Settings are read on every push to and every miss of a tag, so they are cached briefly; a
+ * change made through another replica takes effect within this time.
+ */
+const SETTINGS_CACHE_MS = 5_000;
+
 export class CacheService {
+  private readonly settingsCache = new Map<number, { until: number; settings: CacheSettings }>();
+
   constructor(private readonly metadata: Metadata) {}
 
   async list(repositoryId?: number): Promise<CacheSummary[]> {
@@ -102,8 +110,14 @@ export class CacheService {
   }
 
   async settings(repositoryId: number): Promise<CacheSettings> {
+    const now = Date.now();
+    const hit = this.settingsCache.get(repositoryId);
+    if (hit && hit.until > now) return hit.settings;
     const row = await this.metadata.stores.caches.settings(repositoryId);
-    return { branchPattern: row?.branch_pattern ?? null, mergeTags: row?.merge_tags ?? [], fallbackTags: row?.fallback_tags ?? [] };
+    const settings = { branchPattern: row?.branch_pattern ?? null, mergeTags: row?.merge_tags ?? [], fallbackTags: row?.fallback_tags ?? [] };
+    if (this.settingsCache.size > 10_000) this.settingsCache.clear();
+    this.settingsCache.set(repositoryId, { until: now + SETTINGS_CACHE_MS, settings });
+    return settings;
   }
 
   async saveSettings(repositoryId: number, settings: CacheSettings): Promise<CacheSettings> {
@@ -113,6 +127,7 @@ export class CacheService {
     }
     const row: CacheSettingsRow = { branch_pattern: settings.branchPattern, merge_tags: settings.mergeTags, fallback_tags: settings.fallbackTags };
     await this.metadata.stores.caches.saveSettings(repositoryId, row);
+    this.settingsCache.delete(repositoryId);
     return settings;
   }
 

@@ -23,6 +23,8 @@ export interface CairnConfig {
   /** Base URL clients reach Cairn at (token realm); default: from each request's Host header. */
   readonly externalUrl?: string;
   readonly auth: AuthConfig;
+  /** Tag globs, matched against `<repository>:<tag>`, whose cache pushes are merged server-side. */
+  readonly cacheMergePatterns: readonly string[];
 }
 
 export interface AuthConfig {
@@ -54,6 +56,7 @@ export interface ConfigInput {
   allowOpen?: boolean | string;
   adminPassword?: string;
   maxFailedLogins?: number | string;
+  cacheMerge?: string | string[];
 }
 
 export class ConfigError extends Error {}
@@ -84,6 +87,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
     allowOpen: env.CAIRN_ALLOW_OPEN,
     adminPassword: env.CAIRN_ADMIN_PASSWORD,
     maxFailedLogins: env.CAIRN_MAX_FAILED_LOGINS,
+    cacheMerge: env.CAIRN_CACHE_MERGE,
   };
 }
 
@@ -126,6 +130,7 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
       ...(adminPassword ? { adminPassword } : {}),
       maxFailedLogins: positiveNumber('maxFailedLogins', pick('maxFailedLogins') ?? DEFAULTS.maxFailedLogins),
     },
+    cacheMergePatterns: globList(pick('cacheMerge')),
   };
 }
 
@@ -137,6 +142,11 @@ function parseExternalUrl(value: string): string {
   } catch {
     throw new ConfigError(`invalid external URL "${value}"`);
   }
+}
+
+function globList(value: string | string[] | undefined): string[] {
+  const list = value === undefined ? [] : Array.isArray(value) ? value : value.split(',');
+  return list.map((g) => g.trim()).filter((g) => g.length > 0);
 }
 
 function parseBoolean(name: string, value: boolean | string): boolean {

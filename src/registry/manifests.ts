@@ -24,9 +24,18 @@ export interface StoredManifest {
   readonly payload: Uint8Array;
 }
 
+export interface ResolvedManifest extends StoredManifest {
+  readonly id: number;
+  readonly repositoryId: number;
+  /** Set when a fallback tag was served in place of the requested, missing one. */
+  readonly servedTag?: string;
+}
+
 export interface PushedManifest {
   readonly digest: string;
   readonly manifest: ParsedManifest;
+  /** The digest the tag now points at, when the tag policy redirected it (e.g. a cache merge). */
+  readonly taggedDigest?: string;
 }
 
 /** Layers that clients may legitimately not push (foreign / non-distributable layers). */
@@ -42,8 +51,22 @@ export type ManifestPushListener = (event: {
   payload: Uint8Array;
 }) => Promise<void>;
 
+/**
+ * Lets another module steer tags without the registry knowing why (the BuildKit cache module uses
+ * it for server-side merges and branch fallback).
+ */
+export interface TagPolicy {
+  /** Cheap check before a push: may `pushTarget` redirect this tag? */
+  steersPush(repository: string, repositoryId: number, tag: string): Promise<boolean>;
+  /** After the pushed manifest is stored: the digest of a stored manifest the tag should point at instead. */
+  pushTarget(event: Parameters<ManifestPushListener>[0] & { tag: string }): Promise<string | undefined>;
+  /** For a tag that does not exist: other tags to serve instead, in order. */
+  fallbackTags(repository: string, repositoryId: number, tag: string): Promise<string[]>;
+}
+
 export class ManifestService {
   private readonly listeners: ManifestPushListener[] = [];
+  private tagPolicy: TagPolicy | undefined;
 
   constructor(
     private readonly metadata: Metadata,
@@ -55,12 +78,26 @@ export class ManifestService {
     this.listeners.push(listener);
   }
 
-  /** Resolves a tag or digest; does not count as a pull (HEAD and GET both use it). */
-  async resolve(name: string, reference: string): Promise<StoredManifest & { id: number; repositoryId: number }> {
+  setTagPolicy(policy: TagPolicy): void {
+    this.tagPolicy = policy;
+  }
+
+  /**
+   * Resolves a tag or digest; does not count as a pull (HEAD and GET both use it). A missing tag
+   * may be served by a fallback tag of the tag policy; `servedTag` then names it.
+   */
+  async resolve(name: string, reference: string): Promise<ResolvedManifest> {
     const repositoryId = await this.repositories.find(name);
-    const row = repositoryId === undefined ? undefined : await this.lookup(repositoryId, reference);
-    if (!row || repositoryId === undefined) throw new ManifestNotFoundError(reference);
-    return { id: row.id, repositoryId, digest: row.digest, mediaType: row.media_type, payload: toBuffer(row.payload) };
+    if (repositoryId === undefined) throw new ManifestNotFoundError(reference);
+    const row = await this.lookup(repositoryId, reference);
+    if (row) return { id: row.id, repositoryId, digest: row.digest, mediaType: row.media_type, payload: toBuffer(row.payload) };
+    if (this.tagPolicy && !isDigestReference(reference) && isValidTag(reference)) {
+      for (const tag of await this.tagPolicy.fallbackTags(name, repositoryId, reference)) {
+        const other = await this.metadata.stores.tags.findManifest(repositoryId, tag);
+        if (other) return { id: other.id, repositoryId, digest: other.digest, mediaType: other.media_type, payload: toBuffer(other.payload), servedTag: tag };
+      }
+    }
+    throw new ManifestNotFoundError(reference);
   }
 
   /** Counts a pull of the manifest (and of the tag, when pulled by tag). */
@@ -77,7 +114,8 @@ export class ManifestService {
     const manifest = parsed.manifest;
     const repositoryId = await this.repositories.findOrCreate(name);
     const tag = byDigest ? undefined : reference;
-    await this.metadata.transaction(async (stores) => {
+    const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
+    const id = await this.metadata.transaction(async (stores) => {
       const refs = await this.resolveReferences(stores, repositoryId, manifest);
       const id = await stores.manifests.insert({
         repositoryId,
@@ -92,12 +130,16 @@ export class ManifestService {
         blobDigests: refs.blobs,
         childManifestIds: refs.manifests,
       });
-      if (tag) await stores.tags.upsert(repositoryId, tag, id);
+      if (tag && !steered) await stores.tags.upsert(repositoryId, tag, id);
+      return id;
     });
-    for (const listener of this.listeners) {
-      await listener({ repository: name, repositoryId, tag, digest, manifest, payload });
-    }
-    return { digest, manifest };
+    const event = { repository: name, repositoryId, tag, digest, manifest, payload };
+    for (const listener of this.listeners) await listener(event);
+    if (!tag || !steered) return { digest, manifest };
+    const target = (await this.tagPolicy!.pushTarget({ ...event, tag })) ?? digest;
+    const targetId = target === digest ? id : (await this.metadata.stores.manifests.findByDigest(repositoryId, target))?.id;
+    await this.metadata.stores.tags.upsert(repositoryId, tag, targetId ?? id);
+    return { digest, manifest, ...(targetId !== undefined && target !== digest ? { taggedDigest: target } : {}) };
   }
 
   /** Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags. */

@@ -16,6 +16,7 @@ export async function getManifest(registry: Registry, request: FastifyRequest, r
     .header('content-length', found.payload.byteLength)
     .header('docker-content-digest', found.digest)
     .header('etag', `"${found.digest}"`);
+  if (found.servedTag) reply.header('cairn-cache-fallback', found.servedTag);
   if (head) return reply.send();
   registry.manifests.recordPull(found, route.reference);
   return reply.send(found.payload);
@@ -23,9 +24,11 @@ export async function getManifest(registry: Registry, request: FastifyRequest, r
 
 export async function putManifest(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: Route, maxBytes: number) {
   const payload = await readLimitedBody(request, maxBytes);
-  const { digest, manifest } = await registry.manifests.put(route.name, route.reference, mediaTypeOf(request), payload);
+  const { digest, manifest, taggedDigest } = await registry.manifests.put(route.name, route.reference, mediaTypeOf(request), payload);
+  // The digest of the bytes the client sent, always: clients verify it.
   reply.code(201).header('location', `/v2/${route.name}/manifests/${digest}`).header('docker-content-digest', digest);
   if (manifest.subject) reply.header('oci-subject', manifest.subject.digest.value);
+  if (taggedDigest) reply.header('cairn-cache-merged', taggedDigest);
   return reply.send();
 }
 
