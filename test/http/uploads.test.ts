@@ -1,6 +1,7 @@
 /** Upload sessions: monolithic, chunked, streamed, resumed, cancelled, and every way to get it wrong. */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { errorCode, http, rawHttp, type TestResponse } from '../support/http.js';
@@ -236,5 +237,25 @@ test('an upload continues after a server restart (status, chunks, digest)', asyn
   } finally {
     await second.stop();
     await rm(first.dataDir, { recursive: true, force: true });
+  }
+});
+
+test('abandoned uploads expire: the session is gone and its bytes removed', async () => {
+  // 0.0005 h = 1.8 s; the sweep runs every half expiry.
+  const server = await startCairn({ database: 'pglite', env: { CAIRN_UPLOAD_EXPIRY_HOURS: '0.0005' } });
+  try {
+    const started = await http('POST', `${server.url}/v2/expiry/app/blobs/uploads/`);
+    const location = `${server.url}${started.headers.location}`;
+    assert.equal((await http('PATCH', location, { body: Buffer.alloc(1000, 1) })).status, 202);
+    let status = 204;
+    for (let i = 0; i < 40 && status === 204; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await http('GET', location)).status;
+    }
+    assert.equal(status, 404);
+    const id = started.headers['docker-upload-uuid']!;
+    await assert.rejects(stat(join(server.dataDir, 'blobs', 'uploads', id)), /ENOENT/);
+  } finally {
+    await server.stop();
   }
 });
