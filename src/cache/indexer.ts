@@ -79,7 +79,11 @@ export class CacheIndexer {
   private async describe(event: PushEvent, manifestId: number, detection: Detected): Promise<NewCacheEntry> {
     const warnings = sizeWarnings(event.payload.byteLength, detection);
     const parsed = await this.parse(event.repositoryId, detection);
-    if (!parsed.ok) return { ...unparseable(event, manifestId, detection.kind, parsed.reason), warnings: [...warnings, `unparseable: ${parsed.reason}`] };
+    if (!parsed.ok) {
+      // Still name the cacheconfig (index form included), so imports of it are recognised.
+      const entry = unparseable(event, manifestId, detection.kind, parsed.reason);
+      return { ...entry, configDigest: detection.config.digest, configSize: detection.config.size, warnings: [...warnings, ...entry.warnings] };
+    }
     const descriptors = new Map(detection.layers.map((d) => [d.digest, d]));
     const missing = parsed.config.layers.filter((l) => !descriptors.has(l.blob)).length;
     if (missing > 0) warnings.push(`missing blobs: ${missing} layer(s) of the cacheconfig are not in the manifest; BuildKit skips their results`);
