@@ -12,8 +12,14 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BUSYBOX } from './images.js';
 
+export interface PortRange {
+  readonly first: number;
+  readonly last: number;
+}
 /** The only ports anything started by these tests may listen on. */
-export const PORT_RANGE = { first: 5700, last: 5749 } as const;
+export const PORT_RANGE: PortRange = { first: 5700, last: 5749 };
+/** The ports of the suites under authentication (test/clients/auth-*.test.ts), apart from the others'. */
+export const AUTH_PORT_RANGE: PortRange = { first: 5750, last: 5799 };
 /** In CI the clients are installed by scripts/ci/install-clients.sh, so a missing one is a failure. */
 export const IN_CI = process.env.CI === 'true';
 /** Per-test budget: the slowest flows (docker build, podman run) take a few seconds; this bounds a hang. */
@@ -52,12 +58,16 @@ export interface CommandResult {
   timedOut: boolean;
   /** What the registry under test logged while the command ran (Cairn only), for failure messages. */
   registryLog: string[];
+  /** Where the command's part of the registry's log starts: registryLogSince(mark) reads it again later. */
+  registryLogMark: number;
 }
 
 export interface RunOptions {
   timeoutMs?: number;
   env?: Record<string, string>;
   cwd?: string;
+  /** Written to the command's standard input (closed after it); without it stdin is /dev/null. */
+  input?: string;
 }
 
 function quote(arg: string): string {
@@ -80,9 +90,12 @@ export function runCommand(cmd: string, args: readonly string[], options: RunOpt
     const child = spawn(cmd, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       detached: true,
     });
+    // A client that exits before reading its input must not crash the test run with EPIPE.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(options.input);
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -94,7 +107,9 @@ export function runCommand(cmd: string, args: readonly string[], options: RunOpt
     }, timeoutMs);
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
-      resolve({ command, code, signal, stdout, stderr, timedOut, registryLog: registryLogSince(logMark) });
+      resolve({
+        command, code, signal, stdout, stderr, timedOut, registryLog: registryLogSince(logMark), registryLogMark: logMark,
+      });
     };
     child.on('error', (err) => { stderr += String(err); finish(null, null); });
     child.on('close', finish);
@@ -126,7 +141,7 @@ export function describeResult(r: CommandResult): string {
 let activeRegistry: RegistryUnderTest | undefined;
 
 /** Cairn's JSON log lines after `mark`, request lines shortened to "METHOD path -> status". */
-function registryLogSince(mark: number): string[] {
+export function registryLogSince(mark: number): string[] {
   const logs = activeRegistry?.logs ?? [];
   return logs.slice(Math.min(mark, logs.length)).map((line) => {
     try {
@@ -231,6 +246,8 @@ export interface RegistryUnderTest {
   dataDir?: string;
   /** Cairn's log lines (JSON), appended as it runs. */
   logs?: readonly string[];
+  /** Sent as HTTP Basic by the direct checks below (listTags, fetchManifest) when the registry enforces auth. */
+  credentials?: { username: string; password: string };
   stop(): Promise<void>;
 }
 
@@ -250,22 +267,26 @@ export function portIsFree(port: number): Promise<boolean> {
 }
 
 /**
- * Calls start(port) on free ports of PORT_RANGE, from a random one on (test files run concurrently), until
- * it returns a server; start returns null when it lost a race for the port.
+ * Calls start(port) on free ports of range (PORT_RANGE by default), from a random one on (test files run
+ * concurrently), until it returns a server; start returns null when it lost a race for the port.
  */
-export async function startOnFreePort<T>(what: string, start: (port: number) => Promise<T | null>): Promise<T> {
-  const span = PORT_RANGE.last - PORT_RANGE.first + 1;
+export async function startOnFreePort<T>(
+  what: string,
+  start: (port: number) => Promise<T | null>,
+  range: PortRange = PORT_RANGE,
+): Promise<T> {
+  const span = range.last - range.first + 1;
   const offset = Math.floor(Math.random() * span);
   for (let i = 0; i < span; i++) {
-    const port = PORT_RANGE.first + ((offset + i) % span);
+    const port = range.first + ((offset + i) % span);
     if (!(await portIsFree(port))) continue;
     const started = await start(port);
     if (started) return started;
   }
-  throw new Error(`no free port in ${PORT_RANGE.first}-${PORT_RANGE.last} for ${what}`);
+  throw new Error(`no free port in ${range.first}-${range.last} for ${what}`);
 }
 
-async function startCairnInRange(mod: CairnModule): Promise<Omit<RegistryUnderTest, 'kind'>> {
+async function startCairnInRange(mod: CairnModule, options: RegistryOptions): Promise<Omit<RegistryUnderTest, 'kind'>> {
   const database = process.env.CAIRN_CLIENT_DATABASE as 'pglite' | 'postgres' | undefined;
   if (!mod.startCairn) {
     if (!mod.startRegistry) throw new Error('test/support/registry.ts exports neither startCairn nor startRegistry');
@@ -275,26 +296,38 @@ async function startCairnInRange(mod: CairnModule): Promise<Omit<RegistryUnderTe
   // startCairn listens on an ephemeral port; a later --listen overrides it and keeps Cairn in our range.
   return startOnFreePort('cairn', async (port) => {
     try {
-      return await startCairn({ ...(database ? { database } : {}), extraArgs: ['--listen', `127.0.0.1:${port}`] });
+      return await startCairn({
+        ...(database ? { database } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        extraArgs: ['--listen', `127.0.0.1:${port}`],
+      });
     } catch (err) {
       if (/EADDRINUSE/.test(String(err))) return null;
       throw err;
     }
-  });
+  }, options.portRange);
 }
 
 /** Debian's docker-registry, CNCF distribution 2.8: see reference-registry.ts. */
 export const REFERENCE_BINARY = '/usr/bin/docker-registry';
 
-function targetIsReference(): boolean {
+export function targetIsReference(): boolean {
   return process.env.CAIRN_CLIENT_TARGET === 'reference';
+}
+
+export interface RegistryOptions {
+  /** Environment of the Cairn server (e.g. CAIRN_ADMIN_PASSWORD); Cairn only. */
+  env?: Record<string, string>;
+  /** Where Cairn listens; PORT_RANGE by default. */
+  portRange?: PortRange;
 }
 
 /**
  * CAIRN_CLIENT_TARGET=reference: Debian's docker-registry (distribution 2.8). Otherwise Cairn, started by
  * test/support/registry.ts; CAIRN_CLIENT_DATABASE=postgres|pglite picks its metadata store.
  */
-export async function startRegistryUnderTest(): Promise<RegistryUnderTest> {
+
+export async function startRegistryUnderTest(options: RegistryOptions = {}): Promise<RegistryUnderTest> {
   if (targetIsReference()) {
     const { startReference } = await import('./reference-registry.js');
     return startReference();
@@ -309,7 +342,7 @@ export async function startRegistryUnderTest(): Promise<RegistryUnderTest> {
     throw new Error(`cannot load test/support/registry.ts (${String(err)}); ` +
       'set CAIRN_CLIENT_TARGET=reference to run the client tests against the reference registry');
   }
-  return { ...(await startCairnInRange(mod)), kind: 'cairn' };
+  return { ...(await startCairnInRange(mod, options)), kind: 'cairn' };
 }
 
 export interface SuiteContext {
@@ -321,14 +354,14 @@ export interface SuiteContext {
 }
 
 /** Registers before/after hooks that start the registry under test and a temp dir for one client suite. */
-export function useRegistry(label: string): SuiteContext {
+export function useRegistry(label: string, options: RegistryOptions = {}): SuiteContext {
   const cleanups: Array<() => Promise<void> | void> = [];
   const ctx = { defer: (fn: () => Promise<void> | void) => { cleanups.push(fn); } } as SuiteContext;
   before(async () => {
     ctx.dir = tempDir(label);
     cleanups.push(() => rmSync(ctx.dir, { recursive: true, force: true }));
     cleanups.push(() => unmountUnder(ctx.dir));
-    ctx.registry = await startRegistryUnderTest();
+    ctx.registry = await startRegistryUnderTest(options);
     activeRegistry = ctx.registry;
     cleanups.push(() => ctx.registry.stop());
     // Shows up in the test output: which registry a failure was against.
@@ -389,9 +422,12 @@ export function unmountUnder(dir: string): void {
   for (const mountPoint of mounts) spawnSync('umount', ['-l', mountPoint], { timeout: 10_000 });
 }
 
-/** Arguments that give podman/buildah their own storage under dir instead of /var/lib/containers. */
-export function containersStorageArgs(dir: string): string[] {
-  return ['--root', join(dir, 'storage'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'overlay'];
+/**
+ * Arguments that give podman/buildah their own storage under dir instead of /var/lib/containers. podman
+ * refuses a runroot longer than 50 characters: deeper dirs pass a shorter one.
+ */
+export function containersStorageArgs(dir: string, runroot = join(dir, 'runroot')): string[] {
+  return ['--root', join(dir, 'storage'), '--runroot', runroot, '--storage-driver', 'overlay'];
 }
 
 // --------------------------------------------------------------------------------------------- processes
@@ -421,8 +457,8 @@ export async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promis
 // ------------------------------------------------------------------------------- registry state over HTTP
 
 /** Unique repository names per run, so nothing depends on a registry being empty. */
-export function repoName(prefix: string): string {
-  return `cairn-test/${prefix}-${randomBytes(3).toString('hex')}`;
+export function repoName(prefix: string, namespace = 'cairn-test'): string {
+  return `${namespace}/${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
 const MANIFEST_ACCEPT = [
@@ -432,9 +468,18 @@ const MANIFEST_ACCEPT = [
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ].join(', ');
 
+/** The Authorization header for the direct checks: HTTP Basic with registry.credentials, if any. */
+function authHeaders(registry: RegistryUnderTest): Record<string, string> {
+  const c = registry.credentials;
+  return c ? { authorization: `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` } : {};
+}
+
 /** Tags of repo read straight from the registry (not through the client under test); [] when unknown. */
 export async function listTags(registry: RegistryUnderTest, repo: string): Promise<string[]> {
-  const res = await fetch(`${registry.url}/v2/${repo}/tags/list`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${registry.url}/v2/${repo}/tags/list`, {
+    headers: authHeaders(registry),
+    signal: AbortSignal.timeout(10_000),
+  });
   if (res.status === 404) return [];
   const text = await res.text();
   assert.equal(res.status, 200, `GET /v2/${repo}/tags/list: ${res.status} ${text}`);
@@ -452,7 +497,7 @@ export interface FetchedManifest {
 /** GET a manifest; `digest` is computed from the body, and checked against Docker-Content-Digest if sent. */
 export async function fetchManifest(registry: RegistryUnderTest, repo: string, ref: string): Promise<FetchedManifest> {
   const res = await fetch(`${registry.url}/v2/${repo}/manifests/${ref}`, {
-    headers: { accept: MANIFEST_ACCEPT },
+    headers: { accept: MANIFEST_ACCEPT, ...authHeaders(registry) },
     signal: AbortSignal.timeout(10_000),
   });
   const bytes = Buffer.from(await res.arrayBuffer());
