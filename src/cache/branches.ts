@@ -19,7 +19,7 @@ export function branchOf(tag: string, customPattern?: string | null): string | u
   const patterns = customPattern ? [new RegExp(customPattern)] : DEFAULT_PATTERNS;
   for (const pattern of patterns) {
     const match = pattern.exec(tag);
-    if (match) return match.groups?.branch ?? DEFAULT_BRANCH;
+    if (match) return match.groups?.branch || DEFAULT_BRANCH;
   }
   return undefined;
 }

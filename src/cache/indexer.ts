@@ -56,7 +56,9 @@ export class CacheIndexer {
       detection.kind === 'invalid'
         ? unparseable(event, manifestId, detection.form, detection.reason)
         : await this.describe(event, manifestId, detection);
-    await this.metadata.transaction((stores) => stores.caches.insert(entry));
+    const inserted = await this.metadata.transaction((stores) => stores.caches.insert(entry));
+    // Already indexed (a re-push or a re-tag of the same manifest): nothing new to report.
+    if (inserted === undefined) return;
     this.report(event, entry);
     if (entry.configDigest) this.onIndexed(event.repositoryId, entry.configDigest);
   }

@@ -45,7 +45,8 @@ export class BlobService {
 
   async open(blob: BlobInfo, range?: ByteRange, userAgent?: string): Promise<Readable> {
     const stream = await this.storage.read(blob.digest, range);
-    for (const listener of this.fetchListeners) listener(blob, userAgent);
+    // A read of the rest of a blob (a resumed download) is not another fetch.
+    if (!range || range.start === 0) for (const listener of this.fetchListeners) listener(blob, userAgent);
     return stream;
   }
 

@@ -54,7 +54,7 @@ describeOnEachDatabase(
 
     // Known Cairn bug (reported): src/http/admin/caches.ts throws AdminError(401, 'forbidden', …) for an anonymous
     // caller, so a 401 carries the code of a 403; every other 401 of the API says 'unauthorized'.
-    test('no credentials: the 401 says unauthorized, like every other 401 of the API', { todo: "Cairn bug: 401 with error.code 'forbidden'" }, async () => {
+    test('no credentials: the 401 says unauthorized, like every other 401 of the API', async () => {
       for (const path of routes('team/cache')) {
         const response = await api(ctx.base, path);
         assert.equal(response.status, 401, path);

@@ -36,7 +36,8 @@ export async function identifyCaller(access: AccessControl, request: FastifyRequ
   }
   const account =
     principal.kind === 'account' ? principal.account : principal.kind === 'token' && principal.subject ? await access.accounts.find(principal.subject) : undefined;
-  if (principal.kind === 'anonymous') return { open: false, principal };
+  // Anonymous callers, and tokens issued to them, keep the rights anonymous callers have.
+  if (principal.kind === 'anonymous' || (principal.kind === 'token' && !principal.subject)) return { open: false, principal };
   if (!account || account.disabled) throw new AdminError(401, 'unauthorized', 'authentication required');
   return { open: false, principal, account };
 }

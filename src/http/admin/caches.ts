@@ -39,7 +39,10 @@ export function registerCacheRoutes(app: FastifyInstance, access: AccessControl,
   app.get('/repositories/*', async (request) => {
     const route = parseRoute(request);
     const caller = await identifyCaller(access, request);
-    if (!(await mayRead(access, caller, route.name))) throw new AdminError(caller.open || caller.account ? 403 : 401, 'forbidden', 'no pull permission on this repository');
+    if (!(await mayRead(access, caller, route.name))) {
+      if (caller.open || caller.account) throw new AdminError(403, 'forbidden', 'no pull permission on this repository');
+      throw new AdminError(401, 'unauthorized', 'authentication required');
+    }
     const id = await repositories.require(route.name);
     switch (route.kind) {
       case 'list':
