@@ -17,7 +17,9 @@ import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
+import type { BlobStore } from './storage/blob-store.js';
 import { FilesystemBlobStore } from './storage/filesystem/filesystem-store.js';
+import { S3BlobStore } from './storage/s3/s3-store.js';
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
@@ -79,7 +81,7 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     // Defence in depth: even if a header object is logged by mistake, credentials are not.
-    redact: ['req.headers.authorization', 'headers.authorization', 'password', 'token', 'databaseUrl'],
+    redact: ['req.headers.authorization', 'headers.authorization', 'password', 'token', 'databaseUrl', 'secretAccessKey', 'sessionToken'],
   });
 }
 
@@ -89,8 +91,12 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);
-  const storage = new FilesystemBlobStore(join(config.dataDir, 'blobs'));
-  await storage.check();
+  const storage = createStorage(config, logger);
+  // Not fatal: an S3 outage at start-up should not crash-loop the process. /readyz says why.
+  await storage.check().then(
+    () => logger.info({ storage: storage.kind }, 'storage ready'),
+    (err: unknown) => logger.error({ reason: (err as Error).message }, 'storage not ready'),
+  );
   const registry = createRegistry(metadata, storage);
   const access = await createAccessControl(metadata, config.auth);
   await applySafeDefaults(config, access, logger);
@@ -134,6 +140,29 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
       await registry.pulls.stop();
       await caches.imports.stop();
       await metadata.destroy();
+      if (storage instanceof S3BlobStore) await storage.close();
     },
   };
+}
+
+function createStorage(config: CairnConfig, logger: Logger): BlobStore {
+  const storage = config.storage;
+  if (storage.kind === 'filesystem') return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
+  return new S3BlobStore({
+    endpoint: storage.endpoint,
+    bucket: storage.bucket,
+    region: storage.region,
+    prefix: storage.prefix,
+    forcePathStyle: storage.forcePathStyle,
+    credentials: {
+      accessKeyId: storage.accessKeyId,
+      secretAccessKey: storage.secretAccessKey,
+      ...(storage.sessionToken ? { sessionToken: storage.sessionToken } : {}),
+    },
+    partSize: storage.partSize,
+    maxAttempts: storage.maxAttempts,
+    spoolDir: join(config.dataDir, 's3-spool'),
+    ...(storage.redirectSeconds > 0 ? { redirectSeconds: storage.redirectSeconds } : {}),
+    onRetry: (info) => logger.warn(info, 'retrying S3 request'),
+  });
 }

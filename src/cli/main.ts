@@ -24,6 +24,9 @@ options (also from the environment or a JSON config file):
   --listen HOST:PORT     address to listen on (CAIRN_LISTEN; default 127.0.0.1:5000)
   --data-dir DIR         blobs and the embedded database (CAIRN_DATA_DIR; default ./data)
   --database-url URL     PostgreSQL instead of the embedded database (DATABASE_URL)
+  --storage KIND         filesystem (default) or s3 (CAIRN_STORAGE); s3 reads CAIRN_S3_ENDPOINT,
+                         CAIRN_S3_BUCKET, CAIRN_S3_REGION, CAIRN_S3_PREFIX, CAIRN_S3_FORCE_PATH_STYLE,
+                         AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (see README)
   --config FILE          JSON config file (CAIRN_CONFIG)
   --log-level LEVEL      pino log level (CAIRN_LOG_LEVEL; default info)
   --allow-open           serve without authentication on a non-loopback address
@@ -63,6 +66,7 @@ const CONFIG_OPTIONS = {
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'allow-open': { type: 'boolean' },
+  storage: { type: 'string' },
 } as const;
 
 function loadConfig(args: string[]): CairnConfig {
@@ -70,13 +74,14 @@ function loadConfig(args: string[]): CairnConfig {
   return configFrom(values);
 }
 
-function configFrom(values: { listen?: string; 'data-dir'?: string; 'database-url'?: string; config?: string; 'log-level'?: string; 'allow-open'?: boolean }): CairnConfig {
+function configFrom(values: { listen?: string; 'data-dir'?: string; 'database-url'?: string; config?: string; 'log-level'?: string; 'allow-open'?: boolean; storage?: string }): CairnConfig {
   const flags: ConfigInput = {
     listen: values.listen,
     dataDir: values['data-dir'],
     databaseUrl: values['database-url'],
     logLevel: values['log-level'],
     allowOpen: values['allow-open'],
+    storage: values.storage,
   };
   const configFile = values.config ?? process.env.CAIRN_CONFIG;
   return resolveConfig(flags, fromEnvironment(process.env), configFile ? fromFile(configFile) : {});

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { describeStorage, resolveStorage, storageFromEnvironment, type StorageConfig, type StorageInput } from './storage.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -25,6 +26,8 @@ export interface CairnConfig {
   readonly auth: AuthConfig;
   /** Tag globs, matched against `<repository>:<tag>`, whose cache pushes are merged server-side. */
   readonly cacheMergePatterns: readonly string[];
+  /** Where blob bytes live: under `dataDir`, or in an S3 bucket (storage.ts). */
+  readonly storage: StorageConfig;
 }
 
 export interface AuthConfig {
@@ -42,7 +45,7 @@ export interface AuthConfig {
 }
 
 /** Settings as they come from any one source, before defaults. */
-export interface ConfigInput {
+export interface ConfigInput extends StorageInput {
   listen?: string;
   dataDir?: string;
   databaseUrl?: string;
@@ -74,6 +77,7 @@ const DEFAULTS = {
 
 export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
   return {
+    ...storageFromEnvironment(env),
     listen: env.CAIRN_LISTEN,
     dataDir: env.CAIRN_DATA_DIR,
     databaseUrl: env.DATABASE_URL,
@@ -131,6 +135,7 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
       maxFailedLogins: positiveNumber('maxFailedLogins', pick('maxFailedLogins') ?? DEFAULTS.maxFailedLogins),
     },
     cacheMergePatterns: globList(pick('cacheMerge')),
+    storage: resolveStorage(pick),
   };
 }
 
@@ -170,6 +175,7 @@ export function describeConfig(config: CairnConfig): Record<string, unknown> {
     ...config,
     databaseUrl: config.databaseUrl ? maskPassword(config.databaseUrl) : 'embedded (PGlite)',
     auth: { ...auth, adminPassword: adminPassword ? '(set)' : '(not set)' },
+    storage: describeStorage(config.storage),
   };
 }
 

@@ -63,6 +63,11 @@ export class BlobService {
     return Buffer.concat(chunks);
   }
 
+  /** Where the client may fetch the blob directly instead (a presigned URL), if the storage offers it. */
+  async redirectUrl(blob: BlobInfo): Promise<string | undefined> {
+    return this.storage.redirectUrl?.(blob.digest);
+  }
+
   /** Unlinks the blob from the repository; the bytes go when garbage collection finds them unused. */
   async delete(name: string, digestText: string): Promise<void> {
     const digest = requireDigest(digestText);

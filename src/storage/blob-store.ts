@@ -39,6 +39,12 @@ export interface BlobStore {
    */
   read(digest: Digest, range?: ByteRange): Promise<Readable>;
 
+  /**
+   * Optional: a short-lived URL where clients can fetch the blob directly (S3 presigned URL),
+   * or undefined to have the registry stream it. Backends without such URLs leave it out.
+   */
+  redirectUrl?(digest: Digest): Promise<string | undefined>;
+
   /** Removes a committed blob. Returns false when there was none. */
   delete(digest: Digest): Promise<boolean>;
 

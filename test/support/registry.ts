@@ -8,10 +8,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { dropServerPrefix, s3ServerEnv, s3Target, testStorage } from './s3.js';
 
 export type TestDatabase = 'pglite' | 'postgres';
 
@@ -49,9 +50,12 @@ export async function startCairn(options: CairnOptions = {}): Promise<StartedCai
     options.databaseUrl ?? (options.database === 'postgres' ? await createDatabase() : undefined);
   const args = ['bin/cairn.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.extraArgs ?? [])];
   if (databaseUrl) args.push('--database-url', databaseUrl);
+  const s3 = testStorage() === 's3' && !options.env?.CAIRN_STORAGE ? s3Target() : undefined;
+  const s3Prefix = `${basename(dataDir)}/`;
+  const storageEnv = s3 ? await s3ServerEnv(s3, s3Prefix) : {};
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, CAIRN_LOG_LEVEL: 'info', ...options.env },
+    env: { ...process.env, CAIRN_LOG_LEVEL: 'info', ...storageEnv, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
@@ -60,6 +64,7 @@ export async function startCairn(options: CairnOptions = {}): Promise<StartedCai
     if (!keepData) {
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
       if (databaseUrl && !options.databaseUrl) await dropDatabase(databaseUrl);
+      if (s3 && !options.dataDir) await dropServerPrefix(s3, s3Prefix);
     }
   };
   let url: string;

@@ -118,3 +118,45 @@ export async function testStore(
     },
   };
 }
+
+/** Which storage the HTTP and client suites run Cairn on: CAIRN_TEST_STORAGE=s3, else the filesystem. */
+export function testStorage(): 'filesystem' | 's3' {
+  return process.env.CAIRN_TEST_STORAGE === 's3' ? 's3' : 'filesystem';
+}
+
+/** The bucket shared by the Cairn servers tests start (each on its own prefix). */
+export const SERVER_BUCKET = 'cairn-test-servers';
+let serverBucket: Promise<void> | undefined;
+
+/** Environment that makes a Cairn server store blobs under `prefix` of the shared test bucket. */
+export async function s3ServerEnv(target: S3Target, prefix: string): Promise<Record<string, string>> {
+  serverBucket ??= (async () => {
+    const ops = operations(target, SERVER_BUCKET);
+    // 409 BucketAlreadyOwnedByYou is fine: another test file made it.
+    const response = await ops.client.send({ method: 'PUT', accept: [409] });
+    await response.body.dump();
+    await ops.client.close();
+  })();
+  await serverBucket;
+  return {
+    CAIRN_STORAGE: 's3',
+    CAIRN_S3_ENDPOINT: target.endpoint,
+    CAIRN_S3_BUCKET: SERVER_BUCKET,
+    CAIRN_S3_REGION: target.region,
+    CAIRN_S3_PREFIX: prefix,
+    CAIRN_S3_FORCE_PATH_STYLE: 'true',
+    CAIRN_S3_PART_SIZE: String(MIN_PART_SIZE),
+    AWS_ACCESS_KEY_ID: target.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: target.secretAccessKey,
+  };
+}
+
+/** Removes what a server stored under `prefix` of the shared bucket. */
+export async function dropServerPrefix(target: S3Target, prefix: string): Promise<void> {
+  const ops = operations(target, SERVER_BUCKET);
+  try {
+    await emptyPrefix(ops, prefix);
+  } finally {
+    await ops.client.close();
+  }
+}
