@@ -139,7 +139,15 @@ export class UploadService {
     const hash = (await this.hashAt(id, offset)).copy();
     // pipeline (not pipe) so that a client that goes away mid-body fails the chunk.
     const digesting = pipeline(body, new DigestingStream(hash, options.contentLength), () => undefined);
-    const written = await this.storage.appendUpload(id, offset, digesting);
+    let written: number;
+    try {
+      written = await this.storage.appendUpload(id, offset, digesting);
+    } catch (error) {
+      // Storage failed (S3 unreachable…) perhaps before reading the body: drain the rest so the
+      // client, still sending, gets the error response rather than a reset connection.
+      digesting.resume();
+      throw error;
+    }
     const size = offset + written;
     if (!(await this.metadata.stores.uploads.advance(id, offset, size))) {
       throw new UploadRangeError(size, offset);
