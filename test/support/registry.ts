@@ -74,6 +74,10 @@ export async function startCairn(options: CairnOptions = {}): Promise<StartedCai
     await stop();
     throw error;
   }
+  if (s3 && !logs.some((line) => line.includes('"storage":"s3"'))) {
+    await stop();
+    throw new Error(`CAIRN_TEST_STORAGE=s3 but the server did not report S3 storage ready:\n${logs.join('\n')}`);
+  }
   return { url, hostPort: new URL(url).host, dataDir, databaseUrl, logs, stop };
 }
 
