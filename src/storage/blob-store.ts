@@ -66,7 +66,8 @@ export interface BlobStore {
 
   /**
    * The upload's bytes so far. Used to recompute a digest when the process that hashed the
-   * earlier chunks is gone (restart, another replica).
+   * earlier chunks is gone (restart, another replica). A backend may reorganise how it holds the
+   * bytes to read them (S3 completes its open multipart upload first), never the bytes themselves.
    */
   readUpload(id: string): Promise<Readable>;
 
