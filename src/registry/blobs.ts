@@ -64,8 +64,11 @@ export class BlobService {
   }
 
   /** Where the client may fetch the blob directly instead (a presigned URL), if the storage offers it. */
-  async redirectUrl(blob: BlobInfo): Promise<string | undefined> {
-    return this.storage.redirectUrl?.(blob.digest);
+  async redirectUrl(blob: BlobInfo, userAgent?: string): Promise<string | undefined> {
+    const url = await this.storage.redirectUrl?.(blob.digest);
+    // A redirected fetch is still a fetch: listeners (pull statistics) hear of it as of `open`.
+    if (url) for (const listener of this.fetchListeners) listener(blob, userAgent);
+    return url;
   }
 
   /** Unlinks the blob from the repository; the bytes go when garbage collection finds them unused. */

@@ -14,7 +14,7 @@ export async function getBlob(registry: Registry, request: FastifyRequest, reply
     .header('etag', `"${blob.digest.value}"`);
   if (head) return reply.code(200).header('content-length', blob.size).send();
   // Object storage can serve the bytes itself: the client follows the redirect (with its Range).
-  const redirect = await registry.blobs.redirectUrl(blob);
+  const redirect = await registry.blobs.redirectUrl(blob, request.headers['user-agent']);
   if (redirect) return reply.code(307).header('location', redirect).header('content-length', 0).send();
   let range;
   try {
