@@ -87,7 +87,10 @@ export function createLogger(level: string): Logger {
 
 export async function createApp(config: CairnConfig, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   logger.info({ config: describeConfig(config) }, 'starting');
-  const database = await openDatabase(databaseConnection(config));
+  const connection = databaseConnection(config);
+  const database = await openDatabase(
+    connection.kind === 'postgres' ? { ...connection, onIdleError: (err) => logger.warn({ err }, 'idle database connection lost') } : connection,
+  );
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);

@@ -13,7 +13,7 @@ import type { Database } from './schema.js';
 const INT8_OID = 20;
 
 export type MetadataConnection =
-  | { kind: 'postgres'; url: string; poolSize?: number }
+  | { kind: 'postgres'; url: string; poolSize?: number; onIdleError?: (error: Error) => void }
   /** `dataDir` undefined keeps the database in memory (tests). */
   | { kind: 'pglite'; dataDir?: string };
 
@@ -38,6 +38,9 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
           oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
       },
     });
+    // An idle connection that the server closes (restart, failover, pg_terminate_backend) makes the
+    // pool emit 'error'; unhandled, that would end the process. pg drops the client by itself.
+    pool.on('error', (error) => connection.onIdleError?.(error));
     return {
       kind: 'postgres',
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
