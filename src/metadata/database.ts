@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;
+const BYTEA_OID = 17;
 
 export type MetadataConnection =
   | { kind: 'postgres'; url: string; poolSize?: number }
@@ -48,11 +49,20 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
   if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
   const pglite = await PGlite.create({
     ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
-    parsers: { [INT8_OID]: (value: string) => Number(value) },
+    parsers: { [INT8_OID]: (value: string) => Number(value), [BYTEA_OID]: parseByteaHex },
+    // PGlite's own bytea codec converts byte by byte in JavaScript (a manifest costs thousands of
+    // calls each way). Returned as is, a Uint8Array parameter is sent in binary format, untouched.
+    serializers: { [BYTEA_OID]: (value: unknown) => value as string },
   });
   return {
     kind: 'pglite',
     db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }),
     runScript: async (_executor, script) => void (await pglite.exec(script)),
   };
+}
+
+/** bytea in PostgreSQL's text output (`\\x` then hex), decoded natively. */
+function parseByteaHex(value: string): Uint8Array {
+  if (!value.startsWith('\\x')) throw new Error('bytea: expected hex output (bytea_output = hex)');
+  return Buffer.from(value.slice(2), 'hex');
 }
