@@ -32,6 +32,12 @@ export interface NewManifest {
   childManifestIds: readonly number[];
 }
 
+export interface ManifestPulls {
+  id: number;
+  count: number;
+  at: Date;
+}
+
 export class ManifestStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -118,13 +124,15 @@ export class ManifestStore {
     return query.execute();
   }
 
-  /** Adds pulls counted in memory since the last flush. */
-  async recordPulls(id: number, count: number, at: Date): Promise<void> {
-    await this.db
-      .updateTable('manifests')
-      // GREATEST: flushes from several replicas may arrive out of order.
-      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: sql<Date>`GREATEST(last_pulled_at, ${at})` }))
-      .where('id', '=', id)
-      .execute();
+  /** Adds pulls counted in memory since the last flush, for many manifests in one statement. */
+  async recordPulls(pulls: readonly ManifestPulls[]): Promise<void> {
+    if (pulls.length === 0) return;
+    // GREATEST: flushes from several replicas may arrive out of order.
+    await sql`
+      UPDATE manifests AS m
+      SET pull_count = m.pull_count + p.count, last_pulled_at = GREATEST(m.last_pulled_at, p.at)
+      FROM unnest(${pulls.map((p) => p.id)}::bigint[], ${pulls.map((p) => p.count)}::bigint[],
+                  ${pulls.map((p) => p.at)}::timestamptz[]) AS p (id, count, at)
+      WHERE m.id = p.id`.execute(this.db);
   }
 }
