@@ -6,8 +6,8 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { PGliteBatchDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;
@@ -49,14 +49,13 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
   if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
   const pglite = await PGlite.create({
     ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
+    // PGlite's own bytea parser converts byte by byte in JavaScript (thousands of calls for one
+    // manifest); Buffer decodes hex natively.
     parsers: { [INT8_OID]: (value: string) => Number(value), [BYTEA_OID]: parseByteaHex },
-    // PGlite's own bytea codec converts byte by byte in JavaScript (a manifest costs thousands of
-    // calls each way). Returned as is, a Uint8Array parameter is sent in binary format, untouched.
-    serializers: { [BYTEA_OID]: (value: unknown) => value as string },
   });
   return {
     kind: 'pglite',
-    db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }),
+    db: new Kysely<Database>({ dialect: new PGliteBatchDialect(pglite) }),
     runScript: async (_executor, script) => void (await pglite.exec(script)),
   };
 }
