@@ -95,25 +95,79 @@ class PGliteBatchDriver implements Driver {
 }
 
 class PGliteBatchConnection implements DatabaseConnection {
+  private readonly statements = new PreparedStatements();
+
   constructor(private readonly pglite: PGlite) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const { serialize } = protocol;
+    const { name, parse } = this.statements.lookup(query.sql);
     const batch = concat([
-      serialize.parse({ text: query.sql }),
-      serialize.bind({ values: query.parameters.map(toParameter) }),
+      ...this.statements.takeClosing().map((old) => serialize.close({ type: 'S', name: old })),
+      ...(parse ? [serialize.parse({ name, text: query.sql })] : []),
+      serialize.bind({ statement: name, values: query.parameters.map(toParameter) }),
       serialize.describe({ type: 'P' }),
       serialize.execute({}),
       serialize.sync(),
     ]);
-    // Throws the backend's error, if any; Sync has already brought the session back to idle.
-    const { messages } = await this.pglite.execProtocol(batch);
-    return toResult<R>(messages as Message[], this.pglite.parsers);
+    try {
+      // Throws the backend's error, if any; Sync has already brought the session back to idle.
+      const { messages } = await this.pglite.execProtocol(batch);
+      return toResult<R>(messages as Message[], this.pglite.parsers);
+    } catch (error) {
+      if (parse) this.statements.failed(query.sql);
+      throw error;
+    }
   }
 
   async *streamQuery<R>(query: CompiledQuery, chunkSize = 100): AsyncIterableIterator<QueryResult<R>> {
     const { rows } = await this.executeQuery<R>(query);
     for (let i = 0; i < rows.length; i += chunkSize) yield { rows: rows.slice(i, i + chunkSize) };
+  }
+}
+
+/**
+ * Named prepared statements, one per distinct SQL text, so that a statement is parsed and
+ * planned once per session rather than on every execution (Cairn sends the same few dozen
+ * statements over and over). The least recently used go when there are too many; they are
+ * closed with the next batch.
+ */
+class PreparedStatements {
+  private static readonly LIMIT = 500;
+  private readonly names = new Map<string, string>();
+  private closing: string[] = [];
+  private counter = 0;
+
+  /** The statement's name, and whether the batch must Parse it first. */
+  lookup(sql: string): { name: string; parse: boolean } {
+    const known = this.names.get(sql);
+    if (known !== undefined) {
+      this.names.delete(sql); // re-insert: Map order is recency
+      this.names.set(sql, known);
+      return { name: known, parse: false };
+    }
+    const name = `cairn_${++this.counter}`;
+    this.names.set(sql, name);
+    for (const [oldest, oldName] of this.names) {
+      if (this.names.size <= PreparedStatements.LIMIT) break;
+      this.names.delete(oldest);
+      this.closing.push(oldName);
+    }
+    return { name, parse: true };
+  }
+
+  /** A batch that parsed `sql` failed: whether the statement exists is unknown, so close it. */
+  failed(sql: string): void {
+    const name = this.names.get(sql);
+    if (name === undefined) return;
+    this.names.delete(sql);
+    this.closing.push(name);
+  }
+
+  takeClosing(): string[] {
+    const names = this.closing;
+    this.closing = [];
+    return names;
   }
 }
 
