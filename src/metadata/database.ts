@@ -6,11 +6,12 @@
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { PGliteBatchDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;
+const BYTEA_OID = 17;
 
 export type MetadataConnection =
   | { kind: 'postgres'; url: string; poolSize?: number; onIdleError?: (error: Error) => void }
@@ -51,11 +52,19 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
   if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
   const pglite = await PGlite.create({
     ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
-    parsers: { [INT8_OID]: (value: string) => Number(value) },
+    // PGlite's own bytea parser converts byte by byte in JavaScript (thousands of calls for one
+    // manifest); Buffer decodes hex natively.
+    parsers: { [INT8_OID]: (value: string) => Number(value), [BYTEA_OID]: parseByteaHex },
   });
   return {
     kind: 'pglite',
-    db: new Kysely<Database>({ dialect: new PGliteDialect(pglite) }),
+    db: new Kysely<Database>({ dialect: new PGliteBatchDialect(pglite) }),
     runScript: async (_executor, script) => void (await pglite.exec(script)),
   };
+}
+
+/** bytea in PostgreSQL's text output (`\\x` then hex), decoded natively. */
+function parseByteaHex(value: string): Uint8Array {
+  if (!value.startsWith('\\x')) throw new Error('bytea: expected hex output (bytea_output = hex)');
+  return Buffer.from(value.slice(2), 'hex');
 }

@@ -9,6 +9,18 @@ import type { Metadata } from '../metadata/stores/index.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import { BlobNotFoundError, DigestInvalidError } from './errors.js';
 import type { Repositories } from './repositories.js';
+import { repositoryKey, TtlCache } from './ttl-cache.js';
+
+/**
+ * How long a blob found linked in a repository is trusted without asking the database again.
+ * HEADs come in bursts (every layer of an image, every pull, every cache import), and a link
+ * changes only when the blob is deleted from the repository. Local deletes evict at once; a
+ * delete made through another replica shows here after at most this long. Nothing is lost
+ * meanwhile: a manifest push still checks its blobs in the database, and the bytes of an
+ * unlinked blob stay in storage far longer than this (garbage collection's review delay).
+ */
+const LINK_CACHE_TTL_MS = 5_000;
+const LINK_CACHE_ENTRIES = 50_000;
 
 export interface BlobInfo {
   readonly repository: string;
@@ -22,6 +34,8 @@ export type BlobFetchListener = (blob: BlobInfo, userAgent: string | undefined) 
 
 export class BlobService {
   private readonly fetchListeners: BlobFetchListener[] = [];
+  /** Size of each blob recently found linked, by repository id and digest. */
+  private readonly linked = new TtlCache<string, number>({ ttlMs: LINK_CACHE_TTL_MS, maxEntries: LINK_CACHE_ENTRIES });
 
   constructor(
     private readonly metadata: Metadata,
@@ -33,10 +47,9 @@ export class BlobService {
   async stat(name: string, digestText: string): Promise<BlobInfo> {
     const digest = requireDigest(digestText);
     const repositoryId = await this.repositories.find(name);
-    const row =
-      repositoryId === undefined ? undefined : await this.metadata.stores.blobs.findInRepository(repositoryId, digest.value);
-    if (!row || repositoryId === undefined) throw new BlobNotFoundError(digest.value);
-    return { repository: name, repositoryId, digest, size: row.size };
+    const size = repositoryId === undefined ? undefined : await this.linkedSize(repositoryId, digest.value);
+    if (size === undefined || repositoryId === undefined) throw new BlobNotFoundError(digest.value);
+    return { repository: name, repositoryId, digest, size };
   }
 
   onFetch(listener: BlobFetchListener): void {
@@ -56,8 +69,8 @@ export class BlobService {
    */
   async readSmall(repositoryId: number, digestText: string, limit: number): Promise<Buffer | undefined> {
     const digest = requireDigest(digestText);
-    const row = await this.metadata.stores.blobs.findInRepository(repositoryId, digest.value);
-    if (!row || row.size > limit) return undefined;
+    const size = await this.linkedSize(repositoryId, digest.value);
+    if (size === undefined || size > limit) return undefined;
     const chunks: Buffer[] = [];
     for await (const chunk of await this.storage.read(digest)) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
@@ -76,7 +89,17 @@ export class BlobService {
     const digest = requireDigest(digestText);
     const repositoryId = await this.repositories.find(name);
     const removed = repositoryId !== undefined && (await this.metadata.stores.blobs.unlink(repositoryId, digest.value));
+    if (repositoryId !== undefined) this.linked.delete(repositoryKey(repositoryId, digest.value));
     if (!removed) throw new BlobNotFoundError(digest.value);
+  }
+
+  private async linkedSize(repositoryId: number, digest: string): Promise<number | undefined> {
+    const key = repositoryKey(repositoryId, digest);
+    const cached = this.linked.get(key);
+    if (cached !== undefined) return cached;
+    const row = await this.metadata.stores.blobs.findInRepository(repositoryId, digest);
+    if (row) this.linked.set(key, row.size);
+    return row?.size;
   }
 }
 

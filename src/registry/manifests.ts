@@ -17,6 +17,17 @@ import {
 } from './errors.js';
 import type { PullRecorder } from './pull-recorder.js';
 import type { Repositories } from './repositories.js';
+import { repositoryKey, TtlCache } from './ttl-cache.js';
+
+/**
+ * Manifests fetched by digest (BuildKit's cache import, every platform of a multi-arch pull) are
+ * kept this long. A digest names immutable content, so an entry can only be wrong by existing
+ * after a delete: local deletes evict at once, a delete through another replica shows here after
+ * at most this long. Tags move, so a tag is always resolved in the database.
+ */
+const BY_DIGEST_TTL_MS = 5_000;
+const BY_DIGEST_ENTRIES = 10_000;
+const BY_DIGEST_BYTES = 64 * 1024 * 1024;
 
 export interface StoredManifest {
   readonly digest: string;
@@ -67,6 +78,13 @@ export interface TagPolicy {
 export class ManifestService {
   private readonly listeners: ManifestPushListener[] = [];
   private tagPolicy: TagPolicy | undefined;
+  /** Recently read or pushed manifests, by repository id and digest. */
+  private readonly byDigest = new TtlCache<string, ManifestRow>({
+    ttlMs: BY_DIGEST_TTL_MS,
+    maxEntries: BY_DIGEST_ENTRIES,
+    maxWeight: BY_DIGEST_BYTES,
+    weigh: (row) => row.payload.byteLength,
+  });
 
   constructor(
     private readonly metadata: Metadata,
@@ -115,9 +133,12 @@ export class ManifestService {
     const repositoryId = await this.repositories.findOrCreate(name);
     const tag = byDigest ? undefined : reference;
     const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
-    const id = await this.metadata.transaction(async (stores) => {
-      const refs = await this.resolveReferences(stores, repositoryId, manifest);
-      const id = await stores.manifests.insert({
+    // The references are checked, then the manifest stored, in two statements: a transaction
+    // around them would add two round trips and no guarantee (at READ COMMITTED a blob can be
+    // unlinked between the two either way; its bytes stay, as garbage collection waits).
+    const refs = await this.resolveReferences(repositoryId, manifest);
+    const id = await this.metadata.stores.manifests.insert(
+      {
         repositoryId,
         digest,
         mediaType: manifest.mediaType,
@@ -129,10 +150,11 @@ export class ManifestService {
         payload,
         blobDigests: refs.blobs,
         childManifestIds: refs.manifests,
-      });
-      if (tag && !steered) await stores.tags.upsert(repositoryId, tag, id);
-      return id;
-    });
+      },
+      // A tag the policy may steer is written after the policy has spoken.
+      steered ? undefined : tag,
+    );
+    this.remember(repositoryId, { id, digest, media_type: manifest.mediaType, size: payload.byteLength, payload });
     const event = { repository: name, repositoryId, tag, digest, manifest, payload };
     for (const listener of this.listeners) await listener(event);
     if (!tag || !steered) return { digest, manifest };
@@ -155,15 +177,28 @@ export class ManifestService {
     const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest.value);
     if (!row) throw new ManifestNotFoundError(reference);
     await this.metadata.stores.manifests.delete(row.id);
+    this.byDigest.delete(repositoryKey(repositoryId, digest.value));
   }
 
   private async lookup(repositoryId: number, reference: string): Promise<ManifestRow | undefined> {
-    if (isDigestReference(reference)) {
-      return this.metadata.stores.manifests.findByDigest(repositoryId, requireDigest(reference).value);
-    }
+    if (isDigestReference(reference)) return this.findByDigest(repositoryId, requireDigest(reference).value);
     // A tag that cannot exist is simply not found (404), as the conformance suite expects.
     if (!isValidTag(reference)) return undefined;
-    return this.metadata.stores.tags.findManifest(repositoryId, reference);
+    const row = await this.metadata.stores.tags.findManifest(repositoryId, reference);
+    if (row) this.remember(repositoryId, row);
+    return row;
+  }
+
+  private async findByDigest(repositoryId: number, digest: string): Promise<ManifestRow | undefined> {
+    const cached = this.byDigest.get(repositoryKey(repositoryId, digest));
+    if (cached) return cached;
+    const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest);
+    if (row) this.remember(repositoryId, row);
+    return row;
+  }
+
+  private remember(repositoryId: number, row: ManifestRow): void {
+    this.byDigest.set(repositoryKey(repositoryId, row.digest), row);
   }
 
   private checkedDigest(reference: string, payload: Uint8Array): string {
@@ -183,11 +218,8 @@ export class ManifestService {
    * index entries are usually manifests, but BuildKit's legacy cache index lists blobs there, so
    * an entry may be either.
    */
-  private async resolveReferences(
-    stores: Metadata['stores'],
-    repositoryId: number,
-    manifest: ParsedManifest,
-  ): Promise<{ blobs: string[]; manifests: number[] }> {
+  private async resolveReferences(repositoryId: number, manifest: ParsedManifest): Promise<{ blobs: string[]; manifests: number[] }> {
+    const { stores } = this.metadata;
     const wanted: Descriptor[] = manifest.kind === 'image' ? [manifest.config!, ...manifest.layers] : [...manifest.manifests];
     const digests = [...new Set(wanted.map((d) => d.digest.value))];
     const linked = await stores.blobs.linkedAmong(repositoryId, digests);

@@ -42,9 +42,17 @@ export class PullRecorder {
     this.manifests = new Map();
     this.tags = new Map();
     const { stores } = this.metadata;
-    for (const [id, p] of manifests) await stores.manifests.recordPulls(id, p.count, p.at);
-    for (const p of tags.values()) await stores.tags.recordPulls(p.repositoryId, p.tag, p.count, p.at);
+    const manifestPulls = [...manifests].map(([id, p]) => ({ id, count: p.count, at: p.at }));
+    for (const batch of batches(manifestPulls)) await stores.manifests.recordPulls(batch);
+    for (const batch of batches([...tags.values()])) await stores.tags.recordPulls(batch);
   }
+}
+
+/** Pulls of many manifests and tags go in a few statements, each of bounded size. */
+const FLUSH_BATCH = 1_000;
+
+function* batches<T>(items: readonly T[]): Iterable<readonly T[]> {
+  for (let i = 0; i < items.length; i += FLUSH_BATCH) yield items.slice(i, i + FLUSH_BATCH);
 }
 
 function bump<K, E extends object>(map: Map<K, Pending & E>, key: K, at: Date, extra: E): void {

@@ -72,24 +72,26 @@ export class UploadService {
     const expected = requireDigest(digestText);
     return this.locks.run(id, async () => {
       const session = await this.session(name, id);
-      let size = session.size;
-      if (body) size = (await this.appendLocked(id, size, body, options)).size;
-      const actual = await this.digestOf(id, size, expected.algorithm);
-      if (actual.value !== expected.value) {
-        await this.discard(id);
-        throw new DigestMismatchError(expected.value, actual.value);
-      }
+      const size = body ? (await this.appendLocked(id, session.size, body, options)).size : session.size;
       await this.publish(session.repository_id, id, expected, size);
       return expected;
     });
   }
 
-  /** Monolithic upload (`POST ?digest=`): a session that starts and completes in one request. */
+  /**
+   * Monolithic upload (`POST ?digest=`): the bytes go to a fresh upload and are published in the
+   * same request. No session row: nobody else can learn the id, so there is nothing to resume.
+   * (Bytes left behind by a crash are swept by `expire` like any upload nobody owns.)
+   */
   async uploadWhole(name: string, digestText: string, body: Readable, options: ChunkOptions): Promise<Digest> {
-    requireDigest(digestText);
-    const { id } = await this.start(name);
+    const expected = requireDigest(digestText);
+    const repositoryId = await this.repositories.findOrCreate(name);
+    const id = randomUUID();
+    await this.storage.createUpload(id);
     try {
-      return await this.complete(name, id, digestText, body, options);
+      const size = await this.write(id, 0, body, options);
+      await this.publish(repositoryId, id, expected, size);
+      return expected;
     } catch (error) {
       await this.discard(id);
       throw error;
@@ -136,6 +138,15 @@ export class UploadService {
       body.resume(); // drain so the connection can be reused
       throw new UploadRangeError(offset, options.rangeStart);
     }
+    const size = await this.write(id, offset, body, options);
+    if (!(await this.metadata.stores.uploads.advance(id, offset, size))) {
+      throw new UploadRangeError(size, offset);
+    }
+    return { id, size };
+  }
+
+  /** Appends the body to the upload's bytes, hashing them on the way; returns the new size. */
+  private async write(id: string, offset: number, body: Readable, options: ChunkOptions): Promise<number> {
     const hash = (await this.hashAt(id, offset)).copy();
     // pipeline (not pipe) so that a client that goes away mid-body fails the chunk.
     const digesting = pipeline(body, new DigestingStream(hash, options.contentLength), () => undefined);
@@ -149,22 +160,25 @@ export class UploadService {
       throw error;
     }
     const size = offset + written;
-    if (!(await this.metadata.stores.uploads.advance(id, offset, size))) {
-      throw new UploadRangeError(size, offset);
-    }
     this.hashes.set(id, size, hash);
-    return { id, size };
+    return size;
   }
 
-  private async publish(repositoryId: number, id: string, digest: Digest, size: number): Promise<void> {
+  /**
+   * Verifies the digest of the upload's `size` bytes and publishes them as the blob. On a
+   * mismatch the upload is discarded and nothing is stored.
+   */
+  private async publish(repositoryId: number, id: string, expected: Digest, size: number): Promise<void> {
+    const actual = await this.digestOf(id, size, expected.algorithm);
+    if (actual.value !== expected.value) {
+      await this.discard(id);
+      throw new DigestMismatchError(expected.value, actual.value);
+    }
     // Bytes first, metadata second: the database never points at missing bytes.
-    if ((await this.storage.stat(digest)) === size) await this.storage.abortUpload(id);
-    else await this.storage.commitUpload(id, digest);
+    if ((await this.storage.stat(expected)) === size) await this.storage.abortUpload(id);
+    else await this.storage.commitUpload(id, expected);
     this.hashes.delete(id);
-    await this.metadata.transaction(async (stores) => {
-      await stores.blobs.addToRepository(repositoryId, digest.value, size);
-      await stores.uploads.delete(id);
-    });
+    await this.metadata.stores.uploads.finish(id, repositoryId, expected.value, size);
   }
 
   private async digestOf(id: string, size: number, algorithm: Digest['algorithm']): Promise<Digest> {
@@ -174,6 +188,7 @@ export class UploadService {
 
   /** The sha256 state after `offset` bytes: from memory, else rebuilt from storage. */
   private async hashAt(id: string, offset: number): Promise<Hash> {
+    if (offset === 0) return newHasher('sha256'); // nothing to read back
     const known = this.hashes.get(id, offset);
     if (known) return known;
     const hash = await this.rehash(id, 'sha256');

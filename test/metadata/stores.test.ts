@@ -627,8 +627,9 @@ for (const kind of testDatabases()) {
         const m = await manifest(r);
         const t1 = new Date('2024-05-01T10:00:00.000Z');
         const t2 = new Date('2024-05-01T11:00:00.000Z');
-        await meta.stores.manifests.recordPulls(m.id, 3, t1);
-        await meta.stores.manifests.recordPulls(m.id, 2, t2);
+        await meta.stores.manifests.recordPulls([{ id: m.id, count: 3, at: t1 }]);
+        await meta.stores.manifests.recordPulls([{ id: m.id, count: 2, at: t2 }]);
+        await meta.stores.manifests.recordPulls([]);
         const row = await meta.db
           .selectFrom('manifests')
           .select(['pull_count', 'last_pulled_at'])
@@ -644,9 +645,11 @@ for (const kind of testDatabases()) {
         await meta.stores.tags.upsert(r, 'a', m.id);
         await meta.stores.tags.upsert(r, 'b', m.id);
         const at = new Date('2024-05-02T00:00:00.000Z');
-        await meta.stores.tags.recordPulls(r, 'a', 4, at);
-        await meta.stores.tags.recordPulls(r, 'a', 6, at);
-        await meta.stores.tags.recordPulls(r, 'missing', 1, at);
+        await meta.stores.tags.recordPulls([{ repositoryId: r, tag: 'a', count: 4, at }]);
+        await meta.stores.tags.recordPulls([
+          { repositoryId: r, tag: 'a', count: 6, at },
+          { repositoryId: r, tag: 'missing', count: 1, at },
+        ]);
         const rows = await meta.db
           .selectFrom('tags')
           .select(['name', 'pull_count', 'last_pulled_at'])

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../schema.js';
 
 export interface BlobRow {
@@ -27,8 +27,7 @@ export class BlobStoreMetadata {
 
   /** Records a committed blob (idempotent) and links it to the repository. */
   async addToRepository(repositoryId: number, digest: string, size: number): Promise<void> {
-    await this.db.insertInto('blobs').values({ digest, size }).onConflict((oc) => oc.column('digest').doNothing()).execute();
-    await this.link(repositoryId, digest);
+    await sql`WITH ${recordAndLink(repositoryId, digest, size)} SELECT 1`.execute(this.db);
   }
 
   async link(repositoryId: number, digest: string): Promise<void> {
@@ -60,4 +59,19 @@ export class BlobStoreMetadata {
       .execute();
     return new Set(rows.map((r) => r.blob_digest));
   }
+}
+
+/**
+ * Common table expressions that record a committed blob (idempotent) and link it to a repository,
+ * for statements that do this and more in one round trip. (The link's foreign key is checked at
+ * the end of the statement, when the blob row is there.)
+ */
+export function recordAndLink(repositoryId: number, digest: string, size: number): RawBuilder<unknown> {
+  return sql`
+    recorded AS (
+      INSERT INTO blobs (digest, size) VALUES (${digest}, ${size}) ON CONFLICT (digest) DO NOTHING
+    ), linked AS (
+      INSERT INTO repository_blobs (repository_id, blob_digest) VALUES (${repositoryId}, ${digest})
+      ON CONFLICT (repository_id, blob_digest) DO NOTHING
+    )`;
 }

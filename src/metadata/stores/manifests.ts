@@ -32,6 +32,12 @@ export interface NewManifest {
   childManifestIds: readonly number[];
 }
 
+export interface ManifestPulls {
+  id: number;
+  count: number;
+  at: Date;
+}
+
 export class ManifestStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -57,48 +63,52 @@ export class ManifestStore {
   }
 
   /**
-   * Stores a manifest with its references. Pushing the same bytes again is a no-op that returns
-   * the existing id (digest equality means identical content).
+   * Stores a manifest with its references and, when `tag` is given, points the tag at it — in one
+   * statement, so one round trip and atomic without a transaction. Pushing the same bytes again
+   * is a no-op that returns the existing id (digest equality means identical content) and still
+   * moves the tag.
    */
-  async insert(m: NewManifest): Promise<number> {
-    const inserted = await this.db
-      .insertInto('manifests')
-      .values({
-        repository_id: m.repositoryId,
-        digest: m.digest,
-        media_type: m.mediaType,
-        artifact_type: m.artifactType,
-        config_digest: m.configDigest,
-        config_media_type: m.configMediaType,
-        subject_digest: m.subjectDigest,
-        annotations: m.annotations ? JSON.stringify(m.annotations) : null,
-        size: m.payload.byteLength,
-        payload: m.payload,
-      })
-      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
-      .returning('id')
-      .executeTakeFirst();
-    if (!inserted) {
-      const existing = await this.findByDigest(m.repositoryId, m.digest);
-      if (!existing) throw new Error(`manifest ${m.digest} vanished during insert`);
-      return existing.id;
+  async insert(m: NewManifest, tag?: string): Promise<number> {
+    // A concurrent first push of the same manifest commits after this statement's snapshot was
+    // taken: ON CONFLICT then skips the insert, yet the row is not visible to it. The next
+    // statement sees it.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { rows } = await this.insertStatement(m, tag ?? null).execute(this.db);
+      if (rows[0]) return rows[0].id;
     }
-    await this.addReferences(inserted.id, m.blobDigests, m.childManifestIds);
-    return inserted.id;
+    throw new Error(`manifest ${m.digest} vanished during insert`);
   }
 
-  private async addReferences(id: number, blobs: readonly string[], children: readonly number[]): Promise<void> {
-    const uniqueBlobs = [...new Set(blobs)];
-    if (uniqueBlobs.length > 0) {
-      await this.db.insertInto('manifest_blobs').values(uniqueBlobs.map((d) => ({ manifest_id: id, blob_digest: d }))).execute();
-    }
-    const uniqueChildren = [...new Set(children)].filter((c) => c !== id);
-    if (uniqueChildren.length > 0) {
-      await this.db
-        .insertInto('manifest_references')
-        .values(uniqueChildren.map((c) => ({ parent_id: id, child_id: c })))
-        .execute();
-    }
+  private insertStatement(m: NewManifest, tag: string | null) {
+    const annotations = m.annotations ? JSON.stringify(m.annotations) : null;
+    const blobs = [...new Set(m.blobDigests)];
+    const children = [...new Set(m.childManifestIds)];
+    return sql<{ id: number }>`
+      WITH inserted AS (
+        INSERT INTO manifests (repository_id, digest, media_type, artifact_type, config_digest,
+                               config_media_type, subject_digest, annotations, size, payload)
+        VALUES (${m.repositoryId}, ${m.digest}, ${m.mediaType}, ${m.artifactType}, ${m.configDigest},
+                ${m.configMediaType}, ${m.subjectDigest}, ${annotations}::jsonb, ${m.payload.byteLength}, ${m.payload})
+        ON CONFLICT (repository_id, digest) DO NOTHING
+        RETURNING id
+      ), manifest AS (
+        SELECT id FROM inserted
+        UNION ALL
+        SELECT id FROM manifests
+        WHERE repository_id = ${m.repositoryId} AND digest = ${m.digest} AND NOT EXISTS (SELECT 1 FROM inserted)
+      ), blob_references AS (
+        INSERT INTO manifest_blobs (manifest_id, blob_digest)
+        SELECT inserted.id, digest FROM inserted, unnest(${blobs}::text[]) AS digest
+      ), child_references AS (
+        INSERT INTO manifest_references (parent_id, child_id)
+        SELECT inserted.id, child FROM inserted, unnest(${children}::bigint[]) AS child WHERE child <> inserted.id
+      ), tagged AS (
+        INSERT INTO tags (repository_id, name, manifest_id)
+        SELECT ${m.repositoryId}, ${tag}::text, id FROM manifest WHERE ${tag}::text IS NOT NULL
+        -- A re-push of a tag restamps its push time.
+        ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = EXCLUDED.manifest_id, pushed_at = now()
+      )
+      SELECT id FROM manifest`;
   }
 
   /** Deletes the manifest; its tags and references go with it (cascade). */
@@ -118,13 +128,15 @@ export class ManifestStore {
     return query.execute();
   }
 
-  /** Adds pulls counted in memory since the last flush. */
-  async recordPulls(id: number, count: number, at: Date): Promise<void> {
-    await this.db
-      .updateTable('manifests')
-      // GREATEST: flushes from several replicas may arrive out of order.
-      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: sql<Date>`GREATEST(last_pulled_at, ${at})` }))
-      .where('id', '=', id)
-      .execute();
+  /** Adds pulls counted in memory since the last flush, for many manifests in one statement. */
+  async recordPulls(pulls: readonly ManifestPulls[]): Promise<void> {
+    if (pulls.length === 0) return;
+    // GREATEST: flushes from several replicas may arrive out of order.
+    await sql`
+      UPDATE manifests AS m
+      SET pull_count = m.pull_count + p.count, last_pulled_at = GREATEST(m.last_pulled_at, p.at)
+      FROM unnest(${pulls.map((p) => p.id)}::bigint[], ${pulls.map((p) => p.count)}::bigint[],
+                  ${pulls.map((p) => p.at)}::timestamptz[]) AS p (id, count, at)
+      WHERE m.id = p.id`.execute(this.db);
   }
 }

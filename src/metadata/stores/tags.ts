@@ -2,6 +2,13 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { ManifestRow } from './manifests.js';
 
+export interface TagPulls {
+  repositoryId: number;
+  tag: string;
+  count: number;
+  at: Date;
+}
+
 export class TagStore {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -49,12 +56,15 @@ export class TagStore {
     return (await query.execute()).map((r) => r.name);
   }
 
-  async recordPulls(repositoryId: number, tag: string, count: number, at: Date): Promise<void> {
-    await this.db
-      .updateTable('tags')
-      .set((eb) => ({ pull_count: eb('pull_count', '+', count), last_pulled_at: sql<Date>`GREATEST(last_pulled_at, ${at})` }))
-      .where('repository_id', '=', repositoryId)
-      .where('name', '=', tag)
-      .execute();
+  /** Adds pulls counted in memory since the last flush, for many tags in one statement. */
+  async recordPulls(pulls: readonly TagPulls[]): Promise<void> {
+    if (pulls.length === 0) return;
+    await sql`
+      UPDATE tags AS t
+      SET pull_count = t.pull_count + p.count, last_pulled_at = GREATEST(t.last_pulled_at, p.at)
+      FROM unnest(${pulls.map((p) => p.repositoryId)}::bigint[], ${pulls.map((p) => p.tag)}::text[],
+                  ${pulls.map((p) => p.count)}::bigint[], ${pulls.map((p) => p.at)}::timestamptz[])
+        AS p (repository_id, name, count, at)
+      WHERE t.repository_id = p.repository_id AND t.name = p.name`.execute(this.db);
   }
 }

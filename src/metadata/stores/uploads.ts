@@ -1,5 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
+import { recordAndLink } from './blobs.js';
 
 export interface UploadSessionRow {
   id: string;
@@ -33,6 +34,14 @@ export class UploadSessionStore {
       .where('size', '=', from)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Ends the session with its blob committed: records the blob, links it to the repository and
+   * deletes the session, atomically in one statement.
+   */
+  async finish(id: string, repositoryId: number, digest: string, size: number): Promise<void> {
+    await sql`WITH ${recordAndLink(repositoryId, digest, size)} DELETE FROM upload_sessions WHERE id = ${id}`.execute(this.db);
   }
 
   async delete(id: string): Promise<void> {
