@@ -50,8 +50,7 @@ export class CacheIndexer {
   private async index(event: PushEvent): Promise<void> {
     const detection = await this.detect(event);
     if (detection.kind === 'not-cache' || detection.kind === 'needs-image-config') return;
-    const manifestId = (await this.metadata.stores.manifests.findByDigest(event.repositoryId, event.digest))?.id;
-    if (manifestId === undefined) return;
+    const manifestId = event.manifestId;
     const entry =
       detection.kind === 'invalid'
         ? unparseable(event, manifestId, detection.form, detection.reason)

@@ -56,6 +56,8 @@ const NON_DISTRIBUTABLE = /(\.foreign\.|\.nondistributable\.)/;
 export type ManifestPushListener = (event: {
   repository: string;
   repositoryId: number;
+  /** The stored manifest's row id. */
+  manifestId: number;
   tag?: string;
   digest: string;
   manifest: ParsedManifest;
@@ -155,7 +157,7 @@ export class ManifestService {
       steered ? undefined : tag,
     );
     this.remember(repositoryId, { id, digest, media_type: manifest.mediaType, size: payload.byteLength, payload });
-    const event = { repository: name, repositoryId, tag, digest, manifest, payload };
+    const event = { repository: name, repositoryId, manifestId: id, tag, digest, manifest, payload };
     for (const listener of this.listeners) await listener(event);
     if (!tag || !steered) return { digest, manifest };
     const target = (await this.tagPolicy!.pushTarget({ ...event, tag })) ?? digest;
