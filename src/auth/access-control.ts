@@ -4,6 +4,8 @@
  * audited; secrets never leave this module except as hashes.
  */
 import { createHash } from 'node:crypto';
+import { GroupCommit } from '../metadata/group-commit.js';
+import type { AuditEvent } from '../metadata/stores/audit.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { Account, AccountService } from './accounts.js';
 import { AuthError } from './errors.js';
@@ -29,6 +31,8 @@ export class AccessControl {
   private readonly verified = new Map<string, { account: Account; until: number }>();
   private enforced = false;
   private enforcementCheckedAt = 0;
+  /** Concurrent events (a CI fleet's token grants and pushes) share one INSERT. */
+  private readonly auditLog: GroupCommit<AuditEvent>;
 
   constructor(
     private readonly metadata: Metadata,
@@ -36,7 +40,9 @@ export class AccessControl {
     readonly policy: AccessPolicy,
     readonly tokens: TokenAuthority,
     private readonly limiter: FailedLoginLimiter,
-  ) {}
+  ) {
+    this.auditLog = new GroupCommit((events) => metadata.stores.audit.recordMany(events));
+  }
 
   /**
    * Authentication is enforced once any enabled admin exists (and stays enforced: creating an
@@ -109,7 +115,7 @@ export class AccessControl {
   }
 
   async audit(actor: string | null, action: string, clientIp: string, details?: Record<string, unknown>, target?: string): Promise<void> {
-    await this.metadata.stores.audit.record({ actor, action, clientIp, details: details ?? null, target: target ?? null });
+    await this.auditLog.record({ actor, action, clientIp, details: details ?? null, target: target ?? null });
   }
 
   /** Drops cached credentials and grants after an admin change. */

@@ -13,6 +13,7 @@ import type { ManifestPushListener } from '../registry/manifests.js';
 import {
   BUILDKIT_IMPORT_LIMIT,
   DEFAULT_LIMITS,
+  INLINE_CACHE_KEY,
   detectCache,
   layerCreatedAt,
   parseCacheConfig,
@@ -21,14 +22,24 @@ import {
   type Descriptor,
   type ParseResult,
 } from './buildkit/index.js';
+import { isObject } from './buildkit/guards.js';
+import { TtlCache } from '../registry/ttl-cache.js';
 
 /** Image configs are small; a larger one is not read to look for inline cache. */
 const IMAGE_CONFIG_LIMIT = 4 * 1024 * 1024;
+/**
+ * Image configs known to carry no inline cache. A config is content-addressed, so the answer
+ * never goes stale; remembering it spares a read and a parse of the same config when it is
+ * pushed again under other tags, platforms or repositories (CI does this all the time).
+ */
+const PLAIN_CONFIGS = { ttlMs: 60 * 60 * 1000, maxEntries: 10_000 };
 
 type PushEvent = Parameters<ManifestPushListener>[0];
 type Detected = Extract<CacheDetection, { kind: 'image-manifest' | 'index' | 'inline' }>;
 
 export class CacheIndexer {
+  private readonly plainConfigs = new TtlCache<string, true>(PLAIN_CONFIGS);
+
   constructor(
     private readonly metadata: Metadata,
     private readonly blobs: BlobService,
@@ -66,6 +77,7 @@ export class CacheIndexer {
     const manifest = JSON.parse(Buffer.from(event.payload).toString('utf8')) as unknown;
     const first = detectCache({ mediaType: event.manifest.mediaType, manifest });
     if (first.kind !== 'needs-image-config') return first;
+    if (this.plainConfigs.get(first.config.digest)) return { kind: 'not-cache', reason: 'image config has no inline cache' };
     const bytes = await this.blobs.readSmall(event.repositoryId, first.config.digest, IMAGE_CONFIG_LIMIT);
     if (!bytes) return { kind: 'not-cache', reason: 'image config unavailable' };
     let imageConfig: unknown;
@@ -74,6 +86,7 @@ export class CacheIndexer {
     } catch {
       return { kind: 'not-cache', reason: 'image config is not JSON' };
     }
+    if (isObject(imageConfig) && !Object.hasOwn(imageConfig, INLINE_CACHE_KEY)) this.plainConfigs.set(first.config.digest, true);
     return detectCache({ mediaType: event.manifest.mediaType, manifest, imageConfig });
   }
 

@@ -665,6 +665,34 @@ for (const kind of testDatabases()) {
         );
       });
     });
+
+    describe('audit', () => {
+      test('recordMany appends every event in order in one go, details as JSON or NULL', async () => {
+        const actor = `auditor-${randomBytes(4).toString('hex')}`;
+        const events = Array.from({ length: 25 }, (_, i) => ({
+          actor,
+          action: `action-${i}`,
+          target: i % 2 ? `repo/${i}` : null,
+          clientIp: '127.0.0.1',
+          details: i % 3 ? { n: i, quote: `it's "${i}"` } : null,
+        }));
+        await meta.stores.audit.recordMany(events);
+        await meta.stores.audit.record({ actor, action: 'single' });
+        const listed = (await meta.stores.audit.list({ limit: 100, actor })).reverse();
+        assert.deepEqual(
+          listed.map((row) => [row.action, row.target, row.client_ip, row.details]),
+          [
+            ...events.map((e) => [e.action, e.target, e.clientIp, e.details]),
+            ['single', null, null, null],
+          ],
+        );
+        assert.ok(listed.every((row, i) => i === 0 || row.id > listed[i - 1]!.id), 'ids follow the order given');
+      });
+
+      test('recordMany of nothing writes nothing', async () => {
+        await meta.stores.audit.recordMany([]);
+      });
+    });
   });
 }
 

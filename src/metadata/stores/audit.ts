@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
 export interface AuditEvent {
@@ -24,16 +24,27 @@ export class AuditStore {
   constructor(private readonly db: Kysely<Database>) {}
 
   async record(event: AuditEvent): Promise<void> {
-    await this.db
-      .insertInto('audit_events')
-      .values({
-        actor: event.actor,
-        action: event.action,
-        target: event.target ?? null,
-        client_ip: event.clientIp ?? null,
-        details: event.details ? JSON.stringify(event.details) : null,
-      })
-      .execute();
+    await this.recordMany([event]);
+  }
+
+  /**
+   * Appends events in order, in one statement whatever their number: the rows travel as one
+   * jsonb array, so the SQL text (and its prepared statement) is the same for every batch.
+   */
+  async recordMany(events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((event) => ({
+      actor: event.actor,
+      action: event.action,
+      target: event.target ?? null,
+      client_ip: event.clientIp ?? null,
+      details: event.details ?? null,
+    }));
+    await sql`
+      INSERT INTO audit_events (actor, action, target, client_ip, details)
+      SELECT e->>'actor', e->>'action', e->>'target', e->>'client_ip', NULLIF(e->'details', 'null'::jsonb)
+      FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) WITH ORDINALITY AS rows(e, n)
+      ORDER BY n`.execute(this.db);
   }
 
   /** Newest first; `before` is an event id for paging. */

@@ -26,6 +26,7 @@ import type { BlobStore, ByteRange, UploadInfo } from '../blob-store.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
+const READ_PIECE_BYTES = 1024 * 1024;
 
 export class FilesystemBlobStore implements BlobStore {
   readonly kind = 'filesystem';
@@ -59,7 +60,9 @@ export class FilesystemBlobStore implements BlobStore {
     return handle.createReadStream({
       start: range?.start,
       end: range?.end,
-      highWaterMark: 256 * 1024,
+      // Fewer, larger reads and socket writes: 1 MiB pieces serve about a third faster than
+      // 256 KiB ones on loopback (bench/), for 1 MiB of memory per download in flight.
+      highWaterMark: READ_PIECE_BYTES,
     });
   }
 
