@@ -4,6 +4,7 @@
  * named group `branch`. Branch names in tags are already sanitised by CI (`feature/x` becomes
  * `feature-x`), so both the tag and the derived branch are kept, never reversed. Pure.
  */
+import safeRegex from 'safe-regex2';
 
 /** The branch a bare `cache` tag stands for. */
 export const DEFAULT_BRANCH = 'default';
@@ -24,7 +25,11 @@ export function branchOf(tag: string, customPattern?: string | null): string | u
   return undefined;
 }
 
-/** Checks a repository's custom pattern: it must compile, stay short, and name a `branch` group. */
+/**
+ * Checks a repository's custom pattern: it must compile, stay short, name a `branch` group, and
+ * not backtrack catastrophically — it runs on every push to the repository, on the event loop,
+ * so one `(a+)+$` would let a crafted 128-character tag stall the whole registry.
+ */
 export function validateBranchPattern(pattern: string): string | undefined {
   if (pattern.length > 200) return 'pattern longer than 200 characters';
   try {
@@ -32,7 +37,9 @@ export function validateBranchPattern(pattern: string): string | undefined {
   } catch (error) {
     return `not a regular expression: ${(error as Error).message}`;
   }
-  return pattern.includes('(?<branch>') ? undefined : 'the pattern needs a named group (?<branch>…)';
+  if (!pattern.includes('(?<branch>')) return 'the pattern needs a named group (?<branch>…)';
+  if (!safeRegex(pattern)) return 'the pattern may backtrack catastrophically (nested or overlapping repetition); simplify it';
+  return undefined;
 }
 
 /** Glob match of a tag (or `repository:tag`) against a pattern with `*` wildcards. */

@@ -20,6 +20,8 @@ export interface CairnConfig {
   readonly maxManifestBytes: number;
   /** Upload sessions untouched this long are discarded. */
   readonly uploadExpiryMs: number;
+  /** `POST ?mount=<digest>` without `from` mounts from any repository the caller may pull. */
+  readonly automaticMount: boolean;
   readonly logLevel: string;
   /** Base URL clients reach Cairn at (token realm); default: from each request's Host header. */
   readonly externalUrl?: string;
@@ -51,6 +53,7 @@ export interface ConfigInput extends StorageInput {
   databaseUrl?: string;
   maxManifestBytes?: number | string;
   uploadExpiryHours?: number | string;
+  automaticMount?: boolean | string;
   logLevel?: string;
   externalUrl?: string;
   authService?: string;
@@ -83,6 +86,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
     databaseUrl: env.DATABASE_URL,
     maxManifestBytes: env.CAIRN_MAX_MANIFEST_BYTES,
     uploadExpiryHours: env.CAIRN_UPLOAD_EXPIRY_HOURS,
+    automaticMount: env.CAIRN_AUTOMATIC_MOUNT,
     logLevel: env.CAIRN_LOG_LEVEL,
     externalUrl: env.CAIRN_EXTERNAL_URL,
     authService: env.CAIRN_AUTH_SERVICE,
@@ -123,6 +127,7 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
     ...(databaseUrl ? { databaseUrl } : {}),
     maxManifestBytes: positiveNumber('maxManifestBytes', pick('maxManifestBytes') ?? DEFAULTS.maxManifestBytes),
     uploadExpiryMs: positiveNumber('uploadExpiryHours', pick('uploadExpiryHours') ?? DEFAULTS.uploadExpiryHours) * 3600_000,
+    automaticMount: parseBoolean('automaticMount', pick('automaticMount') ?? true),
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
     ...(externalUrl ? { externalUrl: parseExternalUrl(externalUrl) } : {}),
     auth: {

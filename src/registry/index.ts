@@ -6,7 +6,7 @@ import { ListingService } from './listings.js';
 import { ManifestService } from './manifests.js';
 import { PullRecorder } from './pull-recorder.js';
 import { Repositories } from './repositories.js';
-import { UploadService } from './uploads.js';
+import { UploadService, type UploadOptions } from './uploads.js';
 
 export interface Registry {
   readonly blobs: BlobService;
@@ -17,12 +17,12 @@ export interface Registry {
   readonly repositories: Repositories;
 }
 
-export function createRegistry(metadata: Metadata, storage: BlobStore): Registry {
+export function createRegistry(metadata: Metadata, storage: BlobStore, uploads: UploadOptions = { automaticMount: true }): Registry {
   const repositories = new Repositories(metadata);
   const pulls = new PullRecorder(metadata);
   return {
     blobs: new BlobService(metadata, storage, repositories),
-    uploads: new UploadService(metadata, storage, repositories),
+    uploads: new UploadService(metadata, storage, repositories, uploads),
     manifests: new ManifestService(metadata, repositories, pulls),
     listings: new ListingService(metadata, repositories),
     pulls,

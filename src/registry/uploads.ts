@@ -15,6 +15,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { requireDigest } from './blobs.js';
 import { DigestingStream } from './digesting-stream.js';
 import { DigestMismatchError, UploadNotFoundError, UploadRangeError } from './errors.js';
+import { isValidRepositoryName } from '../oci/name.js';
 import type { Repositories } from './repositories.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
@@ -31,6 +32,17 @@ export interface ChunkOptions {
   readonly rangeStart?: number;
 }
 
+export interface UploadOptions {
+  /** `POST ?mount=` without `from` mounts from any repository the caller may pull (spec: MAY). */
+  readonly automaticMount: boolean;
+}
+
+/**
+ * How many repositories holding a blob an automatic mount looks at (newest links first) for one
+ * the caller may pull; past that it falls back to an upload, which is always correct.
+ */
+const AUTOMATIC_MOUNT_CANDIDATES = 50;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class UploadService {
@@ -41,6 +53,7 @@ export class UploadService {
     private readonly metadata: Metadata,
     private readonly storage: BlobStore,
     private readonly repositories: Repositories,
+    private readonly options: UploadOptions = { automaticMount: true },
   ) {}
 
   async start(name: string): Promise<UploadState> {
@@ -104,18 +117,34 @@ export class UploadService {
   }
 
   /**
-   * Cross-repository mount: links `digest` into `name` when it is linked in `from`. Returns false
-   * when it is not (the caller then starts an ordinary upload, as the spec asks).
+   * Cross-repository mount: links `digest` into `name` from `from`, or — with no `from`, when
+   * automatic mounts are on — from any repository that has it. Only repositories the caller may
+   * pull are sources, so a mount never reveals a blob the caller could not read. Returns false
+   * when there is no such source (the caller then starts an ordinary upload, as the spec asks).
    */
-  async mount(name: string, digestText: string, from: string): Promise<boolean> {
+  async mount(name: string, digestText: string, from: string | undefined, mayPull: (repository: string) => Promise<boolean>): Promise<boolean> {
     const digest = requireDigest(digestText);
-    const sourceId = await this.repositories.find(from).catch(() => undefined);
+    const sourceId = from === undefined ? await this.anySource(digest.value, mayPull) : await this.namedSource(from, digest.value, mayPull);
     if (sourceId === undefined) return false;
-    const blob = await this.metadata.stores.blobs.findInRepository(sourceId, digest.value);
-    if (!blob) return false;
     const targetId = await this.repositories.findOrCreate(name);
-    await this.metadata.stores.blobs.link(targetId, digest.value);
+    if (targetId !== sourceId) await this.metadata.stores.blobs.link(targetId, digest.value);
     return true;
+  }
+
+  private async namedSource(from: string, digest: string, mayPull: (repository: string) => Promise<boolean>): Promise<number | undefined> {
+    if (!isValidRepositoryName(from) || !(await mayPull(from))) return undefined;
+    const sourceId = await this.repositories.find(from);
+    if (sourceId === undefined) return undefined;
+    return (await this.metadata.stores.blobs.findInRepository(sourceId, digest)) ? sourceId : undefined;
+  }
+
+  private async anySource(digest: string, mayPull: (repository: string) => Promise<boolean>): Promise<number | undefined> {
+    if (!this.options.automaticMount) return undefined;
+    for (const candidate of await this.metadata.stores.blobs.repositoriesLinking(digest, AUTOMATIC_MOUNT_CANDIDATES)) {
+      // The target counts only if the caller may pull it too: a push-only robot learns nothing.
+      if (await mayPull(candidate.name)) return candidate.id;
+    }
+    return undefined;
   }
 
   /** Discards sessions untouched for `maxAge` ms, and upload data no session owns. */

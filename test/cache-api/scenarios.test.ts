@@ -368,7 +368,7 @@ describeOnEachDatabase('cache API over every BuildKit scenario', (ctx) => {
     // Other repositories keep the defaults.
     assert.equal((await detail('app/cache', 'imgman')).branch, null);
 
-    for (const bad of ['^ci-(.+)$', '(?<branch>[', 'x'.repeat(201)]) {
+    for (const bad of ['^ci-(.+)$', '(?<branch>[', 'x'.repeat(201), '^ci-(?<branch>(a+)+)$', '^(?<branch>(\\w|\\d)*)*-cache$']) {
       const response = await putSettings(ctx.base, 'branches/app', { branchPattern: bad, mergeTags: [], fallbackTags: [] });
       assert.equal(response.status, 400, `pattern ${bad.slice(0, 20)}: ${response.text()}`);
     }

@@ -18,7 +18,8 @@
  * through closure variables, like the Go closures. Of the 79 specs, the Go suite runs 74 when
  * OCI_AUTOMATIC_CROSSMOUNT is unset (5 skip by design: "Get tag name from environment", "Populate registry
  * with test tags (no push)", one of the two mount outcomes, and both automatic-crossmount specs); this port
- * sets it (to "false" by default, see setup.ts), so 75 run.
+ * always sets it (to match the server, see setup.ts), so 75 run. Cairn runs with automatic mounts on in
+ * one delete order and off in the other, so both automatic-crossmount outcomes are checked.
  *
  * The whole suite runs once per OCI_DELETE_MANIFEST_BEFORE_BLOBS value (true, false; or only the one set),
  * each time on a fresh server: per test database for Cairn (CAIRN_TEST_DATABASES), or once against the
@@ -36,7 +37,11 @@ import { Suite, deleteManifestBeforeBlobsVariants } from './setup.js';
 
 const suiteDescription = 'OCI Distribution Conformance Tests';
 
-function describeOnTarget(title: string, body: (base: () => string) => void): void {
+/**
+ * @param automaticMount whether Cairn mounts without `from`: on in one delete-order run, off in the
+ *   other, so both automatic-crossmount outcomes are checked. The reference never does it.
+ */
+function describeOnTarget(title: string, automaticMount: boolean, body: (base: () => string, automaticMount: boolean) => void): void {
   const target = process.env.CAIRN_CONFORMANCE_TARGET ?? 'cairn';
   if (target === 'reference') {
     describe(`${title} [reference]`, () => {
@@ -50,18 +55,20 @@ function describeOnTarget(title: string, body: (base: () => string) => void): vo
       body(() => {
         if (!registry) throw new Error('reference registry not started');
         return registry.url;
-      });
+      }, false);
     });
   } else if (target === 'cairn') {
-    describeOnEachDatabase(title, (ctx) => body(() => ctx.base));
+    const env = { CAIRN_AUTOMATIC_MOUNT: String(automaticMount) };
+    describeOnEachDatabase(`${title} (CAIRN_AUTOMATIC_MOUNT=${automaticMount})`, (ctx) => body(() => ctx.base, automaticMount), { env });
   } else {
     throw new Error(`CAIRN_CONFORMANCE_TARGET must be "cairn" or "reference", not ${JSON.stringify(target)}`);
   }
 }
 
 for (const deleteManifestBeforeBlobs of deleteManifestBeforeBlobsVariants()) {
-  describeOnTarget(`${suiteDescription} (OCI_DELETE_MANIFEST_BEFORE_BLOBS=${deleteManifestBeforeBlobs})`, (base) => {
-    const suite = new Suite(base, { deleteManifestBeforeBlobs });
+  const title = `${suiteDescription} (OCI_DELETE_MANIFEST_BEFORE_BLOBS=${deleteManifestBeforeBlobs})`;
+  describeOnTarget(title, deleteManifestBeforeBlobs, (base, automaticCrossmount) => {
+    const suite = new Suite(base, { deleteManifestBeforeBlobs, automaticCrossmount });
     after(() => suite.client.close());
     test01Pull(suite);
     test02Push(suite);

@@ -103,13 +103,16 @@ function parseBool(value: string | undefined): boolean | undefined {
  * - OCI_TEST_PULL / _PUSH / _CONTENT_DISCOVERY / _CONTENT_MANAGEMENT: default 1 (set one to 0 to skip it).
  * - OCI_NAMESPACE: default "oci-conformance/distribution-test".
  * - OCI_CROSSMOUNT_NAMESPACE: default "conformance-<uuid>", as Go generates.
- * - OCI_AUTOMATIC_CROSSMOUNT: default "false" (set, so the automatic-crossmount check runs, expecting 202:
- *   mounting without `from` is optional and neither Cairn nor the reference does it). Set "true" to expect 201.
+ * - OCI_AUTOMATIC_CROSSMOUNT: default from SuiteOptions.automaticCrossmount (always set, so one of the two
+ *   automatic-crossmount checks runs: 201 when on, 202 when off). Cairn mounts without `from` unless
+ *   CAIRN_AUTOMATIC_MOUNT=false; the reference never does.
  * - OCI_DELETE_MANIFEST_BEFORE_BLOBS: default both ways (the suite runs once per value; see the .test file).
  * - OCI_BLOB_DIGEST, OCI_MANIFEST_DIGEST, OCI_TAG_NAME, OCI_TAG_LIST: as in Go (unset by default).
  */
 export interface SuiteOptions {
   deleteManifestBeforeBlobs: boolean;
+  /** Whether the registry under test mounts without `from` (when OCI_AUTOMATIC_CROSSMOUNT is unset). */
+  automaticCrossmount: boolean;
 }
 
 export function deleteManifestBeforeBlobsVariants(): boolean[] {
@@ -444,8 +447,8 @@ export class Suite {
     this.runPullSetup = !(env[envVarTagName] && env[envVarManifestDigest] && env[envVarBlobDigest]);
     this.runContentDiscoverySetup = !env[envVarTagList];
     this.deleteManifestBeforeBlobs = options.deleteManifestBeforeBlobs;
-    const automaticCrossmountVal = env[envVarAutomaticCrossmount] ?? 'false';
-    this.runAutomaticCrossmountTest = true; // os.LookupEnv: set (by default here, to "false")
+    const automaticCrossmountVal = env[envVarAutomaticCrossmount] ?? String(options.automaticCrossmount);
+    this.runAutomaticCrossmountTest = true; // os.LookupEnv: always set here (by default from the options)
     this.automaticCrossmountEnabled = parseBool(automaticCrossmountVal) ?? false;
   }
 

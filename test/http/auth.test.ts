@@ -216,6 +216,18 @@ describeOnEachDatabase(
       assert.equal(allowed.status, 201);
     });
 
+    test('an automatic mount (no from) takes a blob only from a repository the caller may pull', async () => {
+      const blob = randomBlob(60);
+      const adminPush = await tokenFor(ctx.base, ['repository:secret/auto:pull,push'], basic('admin', ADMIN_PASSWORD));
+      assert.equal((await http('POST', `${ctx.base}/v2/secret/auto/blobs/uploads/?digest=${blob.digest}`, { headers: bearer(adminPush), body: blob.bytes })).status, 201);
+      const asDev = await http('POST', `${ctx.base}/v2/team/app/blobs/uploads/?mount=${blob.digest}`, { headers: basic(dev.name, dev.password) });
+      assert.equal(asDev.status, 202, 'the only source is one dev cannot pull: an upload, and no hint the blob exists');
+      assert.equal((await http('HEAD', `${ctx.base}/v2/team/app/blobs/${blob.digest}`, { headers: basic(dev.name, dev.password) })).status, 404);
+      const asAdmin = await http('POST', `${ctx.base}/v2/team/app/blobs/uploads/?mount=${blob.digest}`, { headers: basic('admin', ADMIN_PASSWORD) });
+      assert.equal(asAdmin.status, 201);
+      assert.equal((await http('HEAD', `${ctx.base}/v2/team/app/blobs/${blob.digest}`, { headers: basic(dev.name, dev.password) })).status, 200);
+    });
+
     test('the catalog lists only repositories the caller may pull', async () => {
       const token = await tokenFor(ctx.base, ['registry:catalog:*'], basic(reader.name, reader.password));
       const response = await http('GET', `${ctx.base}/v2/_catalog`, { headers: bearer(token) });

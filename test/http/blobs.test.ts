@@ -85,6 +85,25 @@ describeOnEachDatabase('blobs', (ctx) => {
     assert.equal(fromInvalid.status, 202);
   });
 
+  test('a mount without from takes the blob from any repository that has it (automatic mount)', async () => {
+    const target = 'blobs/auto-mounted';
+    const response = await http('POST', `${ctx.base}/v2/${target}/blobs/uploads/?mount=${blob.digest}`);
+    assert.equal(response.status, 201, response.text());
+    assert.equal(response.headers.location, `/v2/${target}/blobs/${blob.digest}`);
+    const get = await http('GET', `${ctx.base}/v2/${target}/blobs/${blob.digest}`);
+    assert.equal(get.status, 200);
+    assert.deepEqual(get.body, blob.bytes);
+  });
+
+  test('a mount without from of a blob no repository has starts an upload; a bad digest is DIGEST_INVALID', async () => {
+    const response = await http('POST', `${ctx.base}/v2/blobs/auto-fallback/blobs/uploads/?mount=${randomBlob(10).digest}`);
+    assert.equal(response.status, 202);
+    assert.match(response.headers.location!, /^\/v2\/blobs\/auto-fallback\/blobs\/uploads\/[0-9a-f-]{36}$/);
+    const bad = await http('POST', `${ctx.base}/v2/blobs/auto-fallback/blobs/uploads/?mount=sha256:not-hex`);
+    assert.equal(bad.status, 400);
+    assert.equal(errorCode(bad), 'DIGEST_INVALID');
+  });
+
   test('deleting a blob unlinks it from that repository only', async () => {
     const response = await http('DELETE', `${ctx.base}/v2/blobs/mounted/blobs/${blob.digest}`);
     assert.equal(response.status, 202);

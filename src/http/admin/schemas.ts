@@ -87,7 +87,7 @@ export const cacheSettings = {
   required: ['branchPattern', 'mergeTags', 'fallbackTags'],
   additionalProperties: false,
   properties: {
-    branchPattern: { type: ['string', 'null'], maxLength: 200, description: 'regular expression with a named group (?<branch>…); null for the default' },
+    branchPattern: { type: ['string', 'null'], maxLength: 200, description: 'regular expression with a named group (?<branch>…), refused if it may backtrack catastrophically; null for the default' },
     mergeTags: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 128 }, description: 'tag globs whose pushes are merged' },
     fallbackTags: { type: 'array', maxItems: 10, items: { type: 'string', minLength: 1, maxLength: 128 }, description: 'tags served, in order, for a missing branch cache tag' },
   },

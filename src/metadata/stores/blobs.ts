@@ -25,6 +25,18 @@ export class BlobStoreMetadata {
       .executeTakeFirst();
   }
 
+  /** Repositories the blob is linked in, most recently linked first (at most `limit`). */
+  async repositoriesLinking(digest: string, limit: number): Promise<{ id: number; name: string }[]> {
+    return this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
+      .select(['r.id', 'r.name'])
+      .where('rb.blob_digest', '=', digest)
+      .orderBy('rb.created_at', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
   /** Records a committed blob (idempotent) and links it to the repository. */
   async addToRepository(repositoryId: number, digest: string, size: number): Promise<void> {
     await sql`WITH ${recordAndLink(repositoryId, digest, size)} SELECT 1`.execute(this.db);

@@ -1,5 +1,5 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../schema.js';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { CacheEntriesTable, Database } from '../schema.js';
 
 export interface NewCacheEntry {
   manifestId: number;
@@ -19,30 +19,15 @@ export interface NewCacheEntry {
   records: Array<{ digest: string; results: number[]; chains: number[][]; inputs: Array<Array<{ link: number; selector?: string }>> }>;
 }
 
-export interface CacheEntryRow {
-  id: number;
-  manifest_id: number;
-  repository_id: number;
+/** A cache entry as listed: its row, plus where it lives and how it is used. */
+export type CacheEntryRow = Selectable<CacheEntriesTable> & {
   repository: string;
   manifest_digest: string;
   tag: string | null;
-  format: 'image-manifest' | 'index' | 'inline';
-  mode: string | null;
-  parsed: boolean;
-  reason: string | null;
-  config_digest: string | null;
-  config_size: number | null;
-  manifest_size: number;
-  record_count: number;
-  layer_count: number;
-  total_bytes: number;
-  warnings: string[];
-  pushed_at: Date;
   tag_pushed_at: Date | null;
-  last_imported_at: Date | null;
   import_count: number;
   last_importer: string | null;
-}
+};
 
 export interface CacheSettingsRow {
   branch_pattern: string | null;

@@ -7,7 +7,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../../registry/index.js';
 import { UploadRangeError } from '../../../registry/errors.js';
 import type { UploadState } from '../../../registry/uploads.js';
-import { isValidRepositoryName } from '../../../oci/name.js';
 import { chunkRangeStart, contentLength, hasBody, queryParam } from '../request.js';
 
 type NameRoute = { name: string };
@@ -25,9 +24,7 @@ export async function startUpload(
   mayPull: (repository: string) => Promise<boolean>,
 ) {
   const mount = queryParam(request, 'mount');
-  const from = queryParam(request, 'from');
-  const mountable = mount !== undefined && from !== undefined && isValidRepositoryName(from) && (await mayPull(from));
-  if (mountable && (await registry.uploads.mount(route.name, mount, from))) {
+  if (mount !== undefined && (await registry.uploads.mount(route.name, mount, queryParam(request, 'from'), mayPull))) {
     return blobCreated(reply, route.name, mount);
   }
   const digest = queryParam(request, 'digest');
