@@ -143,7 +143,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
       await registry.pulls.stop();
       await caches.imports.stop();
       await metadata.destroy();
-      if (storage instanceof S3BlobStore) await storage.close();
+      await storage.close?.();
     },
   };
 }

@@ -13,7 +13,6 @@ import type { ManifestPushListener } from '../registry/manifests.js';
 import {
   BUILDKIT_IMPORT_LIMIT,
   DEFAULT_LIMITS,
-  INLINE_CACHE_KEY,
   detectCache,
   layerCreatedAt,
   parseCacheConfig,
@@ -22,7 +21,6 @@ import {
   type Descriptor,
   type ParseResult,
 } from './buildkit/index.js';
-import { isObject } from './buildkit/guards.js';
 import { TtlCache } from '../registry/ttl-cache.js';
 
 /** Image configs are small; a larger one is not read to look for inline cache. */
@@ -86,8 +84,10 @@ export class CacheIndexer {
     } catch {
       return { kind: 'not-cache', reason: 'image config is not JSON' };
     }
-    if (isObject(imageConfig) && !Object.hasOwn(imageConfig, INLINE_CACHE_KEY)) this.plainConfigs.set(first.config.digest, true);
-    return detectCache({ mediaType: event.manifest.mediaType, manifest, imageConfig });
+    const detection = detectCache({ mediaType: event.manifest.mediaType, manifest, imageConfig });
+    // Past 'needs-image-config', only the image config itself can make a manifest 'not-cache'.
+    if (detection.kind === 'not-cache') this.plainConfigs.set(first.config.digest, true);
+    return detection;
   }
 
   private async describe(event: PushEvent, manifestId: number, detection: Detected): Promise<NewCacheEntry> {

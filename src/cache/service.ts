@@ -6,6 +6,7 @@
 import type { Metadata } from '../metadata/stores/index.js';
 import type { CacheEntryRow, CacheSettingsRow } from '../metadata/stores/caches.js';
 import { branchOf, validateBranchPattern } from './branches.js';
+import { TtlCache } from '../registry/ttl-cache.js';
 
 export class CacheNotFoundError extends Error {}
 export class CacheSettingsError extends Error {}
@@ -46,7 +47,7 @@ export interface CacheSettings {
 const SETTINGS_CACHE_MS = 5_000;
 
 export class CacheService {
-  private readonly settingsCache = new Map<number, { until: number; settings: CacheSettings }>();
+  private readonly settingsCache = new TtlCache<number, CacheSettings>({ ttlMs: SETTINGS_CACHE_MS, maxEntries: 10_000 });
 
   constructor(private readonly metadata: Metadata) {}
 
@@ -110,13 +111,11 @@ export class CacheService {
   }
 
   async settings(repositoryId: number): Promise<CacheSettings> {
-    const now = Date.now();
     const hit = this.settingsCache.get(repositoryId);
-    if (hit && hit.until > now) return hit.settings;
+    if (hit) return hit;
     const row = await this.metadata.stores.caches.settings(repositoryId);
     const settings = { branchPattern: row?.branch_pattern ?? null, mergeTags: row?.merge_tags ?? [], fallbackTags: row?.fallback_tags ?? [] };
-    if (this.settingsCache.size > 10_000) this.settingsCache.clear();
-    this.settingsCache.set(repositoryId, { until: now + SETTINGS_CACHE_MS, settings });
+    this.settingsCache.set(repositoryId, settings);
     return settings;
   }
 

@@ -159,7 +159,7 @@ function globList(value: string | string[] | undefined): string[] {
   return list.map((g) => g.trim()).filter((g) => g.length > 0);
 }
 
-function parseBoolean(name: string, value: boolean | string): boolean {
+export function parseBoolean(name: string, value: boolean | string): boolean {
   if (typeof value === 'boolean') return value;
   if (/^(1|true|yes)$/i.test(value)) return true;
   if (/^(0|false|no)$/i.test(value)) return false;

@@ -3,7 +3,7 @@
  * S3-compatible bucket with `storage: s3`. Credentials come from the usual AWS_* variables or
  * the config file, and are never described (see `describeStorage`).
  */
-import { ConfigError } from './config.js';
+import { ConfigError, parseBoolean } from './config.js';
 
 export type StorageConfig = { readonly kind: 'filesystem' } | S3Config;
 
@@ -87,7 +87,7 @@ export function resolveStorage(pick: <K extends keyof StorageInput>(key: K) => S
     region,
     prefix: pick('s3Prefix') ?? '',
     // Custom endpoints (radosgw, MinIO) mostly want path-style addressing.
-    forcePathStyle: boolean('s3ForcePathStyle', pick('s3ForcePathStyle') ?? endpoint !== undefined),
+    forcePathStyle: parseBoolean('s3ForcePathStyle', pick('s3ForcePathStyle') ?? endpoint !== undefined),
     accessKeyId,
     secretAccessKey,
     ...(sessionToken ? { sessionToken } : {}),
@@ -102,13 +102,6 @@ export function describeStorage(storage: StorageConfig): Record<string, unknown>
   if (storage.kind !== 's3') return { ...storage };
   const { secretAccessKey: _secret, sessionToken: _token, accessKeyId: _key, ...rest } = storage;
   return { ...rest, credentials: '***' };
-}
-
-function boolean(name: string, value: boolean | string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (/^(true|1|yes)$/i.test(value)) return true;
-  if (/^(false|0|no)$/i.test(value)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${value}"`);
 }
 
 function number(name: string, value: number | string, min: number): number {

@@ -161,7 +161,7 @@ export class ManifestService {
     for (const listener of this.listeners) await listener(event);
     if (!tag || !steered) return { digest, manifest };
     const target = (await this.tagPolicy!.pushTarget({ ...event, tag })) ?? digest;
-    const targetId = target === digest ? id : (await this.metadata.stores.manifests.findByDigest(repositoryId, target))?.id;
+    const targetId = target === digest ? id : (await this.findByDigest(repositoryId, target))?.id;
     await this.metadata.stores.tags.upsert(repositoryId, tag, targetId ?? id);
     return { digest, manifest, ...(targetId !== undefined && target !== digest ? { taggedDigest: target } : {}) };
   }

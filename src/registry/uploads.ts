@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { digestFromHex, newHasher, type Digest } from '../oci/digest.js';
 import type { Metadata } from '../metadata/stores/index.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { isUploadId, type BlobStore } from '../storage/blob-store.js';
 import { requireDigest } from './blobs.js';
 import { DigestingStream } from './digesting-stream.js';
 import { DigestMismatchError, UploadNotFoundError, UploadRangeError } from './errors.js';
@@ -43,7 +43,6 @@ export interface UploadOptions {
  */
 const AUTOMATIC_MOUNT_CANDIDATES = 50;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class UploadService {
   private readonly hashes = new RunningHashes();
@@ -233,7 +232,7 @@ export class UploadService {
 
   private async session(name: string, id: string) {
     const repositoryId = await this.repositories.find(name);
-    const session = UUID.test(id) ? await this.metadata.stores.uploads.find(id) : undefined;
+    const session = isUploadId(id) ? await this.metadata.stores.uploads.find(id) : undefined;
     if (!session || session.repository_id !== repositoryId) throw new UploadNotFoundError(id);
     return session;
   }

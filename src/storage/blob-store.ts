@@ -12,6 +12,13 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Upload ids are lowercase UUIDs minted by the registry; anything else names no upload. */
+export function isUploadId(id: string): boolean {
+  return UPLOAD_ID.test(id);
+}
+
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
   readonly start: number;
@@ -44,6 +51,8 @@ export interface BlobStore {
    * or undefined to have the registry stream it. Backends without such URLs leave it out.
    */
   redirectUrl?(digest: Digest): Promise<string | undefined>;
+  /** Releases what the store holds open (connection pools); optional. */
+  close?(): Promise<void>;
 
   /** Removes a committed blob. Returns false when there was none. */
   delete(digest: Digest): Promise<boolean>;

@@ -2,11 +2,10 @@
 // --user user:secret --plain-http`. ctr has no login and stores no credentials; with a username containerd's
 // resolver asks for tokens with the OAuth2 password grant (POST /token), without one anonymously (GET /token).
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { before } from 'node:test';
 import { authClientSuite, authScenarios, credsOf, type AuthDriver, type Session } from '../support/clients-auth.js';
-import { Client, expectSuccess, imageRef, runCommand, startContainerd } from '../support/clients.js';
-import { buildBusyboxOciLayout, type BuiltImage } from '../support/images.js';
+import { Client, busyboxArchiveForCtr, expectSuccess, imageRef, startContainerd } from '../support/clients.js';
+import type { BuiltImage } from '../support/images.js';
 
 authClientSuite('ctr (containerd)', ['ctr', 'containerd', 'runc'], (ctx) => {
   let ctr: Client;
@@ -17,11 +16,7 @@ authClientSuite('ctr (containerd)', ['ctr', 'containerd', 'runc'], (ctx) => {
 
   before(async () => {
     ctr = await startContainerd(ctx);
-    const layout = join(ctx.dir, 'layout');
-    image = buildBusyboxOciLayout(layout, { tag: 'v1', extraFile: { path: 'etc/client', content: 'ctr-auth' } });
-    // `ctr images import` reads an OCI layout only as a tar.
-    archive = join(ctx.dir, 'layout.tar');
-    expectSuccess(await runCommand('tar', ['-C', layout, '-cf', archive, '.']));
+    ({ image, archive } = await busyboxArchiveForCtr(ctx, 'ctr-auth'));
   }, { timeout: 120_000 });
 
   const driver: AuthDriver = {

@@ -2,13 +2,12 @@
 // also what BuildKit uses, and it behaves differently from containers/image: no /v2/ ping, HEAD on the
 // manifest by tag (needs Docker-Content-Digest on HEAD), single-PUT blob uploads, HEAD before manifest PUT.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { before, test } from 'node:test';
 import {
   Client, INVALID_REPO, MISSING_MANIFEST, SLOW, clientSuite, expectInRegistry, imageRef,
-  repoName, runCommand, expectSuccess, startContainerd, useRegistry,
+  busyboxArchiveForCtr, repoName, expectSuccess, startContainerd, useRegistry,
 } from '../support/clients.js';
-import { buildBusyboxOciLayout, type BuiltImage } from '../support/images.js';
+import type { BuiltImage } from '../support/images.js';
 
 clientSuite('ctr (containerd)', ['ctr', 'containerd', 'runc'], () => {
   const ctx = useRegistry('ctr');
@@ -23,11 +22,7 @@ clientSuite('ctr (containerd)', ['ctr', 'containerd', 'runc'], () => {
 
   before(async () => {
     ctr = await startContainerd(ctx);
-    const layout = join(ctx.dir, 'layout');
-    image = buildBusyboxOciLayout(layout, { tag: 'v1', extraFile: { path: 'etc/client', content: 'ctr' } });
-    // `ctr images import` reads an OCI layout only as a tar.
-    archive = join(ctx.dir, 'layout.tar');
-    expectSuccess(await runCommand('tar', ['-C', layout, '-cf', archive, '.']));
+    ({ image, archive } = await busyboxArchiveForCtr(ctx, 'ctr'));
   }, { timeout: 120_000 });
 
   test('import an OCI archive and push it (fresh blobs: upload path)', SLOW, async () => {

@@ -231,6 +231,15 @@ export function authScenarios(ctx: AuthSuiteContext, label: string, driver: Auth
     return session;
   };
 
+  /** Pushes as `pusher`, then pulls back in a fresh session signed in as `who`: same config. */
+  const pushThenPullBack = async (pusher: Session, pullerName: string, who: Identity, repo: string, tag: string) => {
+    expectSuccess(await driver.push(pusher, repo, tag));
+    await expectInRegistry(ctx.registry, repo, tag, { configDigest: driver.configDigest() });
+    const puller = await signedIn(pullerName, who);
+    expectSuccess(await driver.pull(puller, repo, tag));
+    assert.equal(await driver.pulledConfig(puller, repo, tag), driver.configDigest());
+  };
+
   test('a wrong password is refused: nothing is stored, pushed or pulled', SLOW, async (t) => {
     const session = ctx.session('wrong-password');
     session.who = { username: ctx.developer.username, password: typo() };
@@ -253,12 +262,7 @@ export function authScenarios(ctx: AuthSuiteContext, label: string, driver: Auth
   });
 
   test('a user with push rights pushes, then pulls back into empty storage', SLOW, async () => {
-    const pusher = await signedIn('developer-push', ctx.developer);
-    expectSuccess(await driver.push(pusher, teamRepo, 'v1'));
-    await expectInRegistry(ctx.registry, teamRepo, 'v1', { configDigest: driver.configDigest() });
-    const puller = await signedIn('developer-pull', ctx.developer);
-    expectSuccess(await driver.pull(puller, teamRepo, 'v1'));
-    assert.equal(await driver.pulledConfig(puller, teamRepo, 'v1'), driver.configDigest());
+    await pushThenPullBack(await signedIn('developer-push', ctx.developer), 'developer-pull', ctx.developer, teamRepo, 'v1');
   });
 
   test('a pull-only user pulls but cannot push', SLOW, async (t) => {
@@ -271,11 +275,7 @@ export function authScenarios(ctx: AuthSuiteContext, label: string, driver: Auth
 
   test('a CI robot pushes with its secret and pulls back; it cannot push outside its namespace', SLOW, async (t) => {
     const session = await signedIn('robot', ctx.robot);
-    expectSuccess(await driver.push(session, ciRepo, 'build-1'));
-    await expectInRegistry(ctx.registry, ciRepo, 'build-1', { configDigest: driver.configDigest() });
-    const puller = await signedIn('robot-pull', ctx.robot);
-    expectSuccess(await driver.pull(puller, ciRepo, 'build-1'));
-    assert.equal(await driver.pulledConfig(puller, ciRepo, 'build-1'), driver.configDigest());
+    await pushThenPullBack(session, 'robot-pull', ctx.robot, ciRepo, 'build-1');
     await expectRefused(t, await driver.push(session, teamRepo, 'by-robot'), NO_PUSH_RIGHTS);
     assert.deepEqual(await listTags(ctx.registry, teamRepo), ['v1']);
   });

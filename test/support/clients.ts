@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BUSYBOX } from './images.js';
+import { BUSYBOX, buildBusyboxOciLayout, type BuiltImage } from './images.js';
 
 export interface PortRange {
   readonly first: number;
@@ -405,6 +405,18 @@ export async function startContainerd(ctx: SuiteContext): Promise<Client> {
   ctx.defer(() => stopDaemon(dir));
   const socket = await startDaemon('start-containerd.sh', dir, []);
   return new Client('ctr', ['--address', socket, '--namespace', 'cairn-test']);
+}
+
+/**
+ * A busybox OCI layout tagged v1 under ctx.dir/layout, tarred for `ctr images import` (which reads
+ * an OCI layout only as a tar). `marker` is the content of /etc/client, so each suite's image differs.
+ */
+export async function busyboxArchiveForCtr(ctx: SuiteContext, marker: string): Promise<{ image: BuiltImage; archive: string }> {
+  const layout = join(ctx.dir, 'layout');
+  const image = buildBusyboxOciLayout(layout, { tag: 'v1', extraFile: { path: 'etc/client', content: marker } });
+  const archive = join(ctx.dir, 'layout.tar');
+  expectSuccess(await runCommand('tar', ['-C', layout, '-cf', archive, '.']));
+  return { image, archive };
 }
 
 async function stopDaemon(dir: string): Promise<void> {

@@ -22,9 +22,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
 import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../registry/errors.js';
-import type { BlobStore, ByteRange, UploadInfo } from '../blob-store.js';
+import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const READ_PIECE_BYTES = 1024 * 1024;
 
@@ -152,7 +151,7 @@ export class FilesystemBlobStore implements BlobStore {
     });
     if (!dir) return;
     for await (const entry of dir) {
-      if (!UUID.test(entry.name)) continue;
+      if (!isUploadId(entry.name)) continue;
       const info = await stat(join(this.uploadsDir, entry.name)).catch(() => undefined);
       if (info) yield { id: entry.name, lastModified: info.mtime };
     }
@@ -164,7 +163,7 @@ export class FilesystemBlobStore implements BlobStore {
 
   private uploadPath(id: string): string {
     // Ids are minted by the registry as UUIDs; refusing anything else keeps paths inside uploads/.
-    if (!UUID.test(id)) throw new UploadNotFoundError(id);
+    if (!isUploadId(id)) throw new UploadNotFoundError(id);
     return join(this.uploadsDir, id);
   }
 }

@@ -33,10 +33,6 @@ export class S3NetworkError extends S3ClientError {
   }
 }
 
-export function isS3Code(error: unknown, ...codes: string[]): error is S3ResponseError {
-  return error instanceof S3ResponseError && codes.includes(error.code);
-}
-
 export function isStatus(error: unknown, ...statuses: number[]): error is S3ResponseError {
   return error instanceof S3ResponseError && statuses.includes(error.status);
 }

@@ -16,8 +16,8 @@
  */
 import { parseDigest, type Digest } from '../../oci/digest.js';
 import { UploadNotFoundError } from '../../registry/errors.js';
+import { isUploadId } from '../blob-store.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export class Layout {
   readonly blobs: string;
@@ -44,7 +44,7 @@ export class Layout {
   /** Everything of one upload is under this prefix. */
   upload(id: string): string {
     // The registry passes UUIDs it minted; refusing anything else keeps keys inside uploads/.
-    if (!UUID.test(id)) throw new UploadNotFoundError(id);
+    if (!isUploadId(id)) throw new UploadNotFoundError(id);
     return `${this.uploads}${id}/`;
   }
 
@@ -63,10 +63,6 @@ export class Layout {
   /** The upload id in a key under uploads/, or undefined. */
   uploadIdOf(key: string): string | undefined {
     const id = key.slice(this.uploads.length).split('/')[0] ?? '';
-    return key.startsWith(this.uploads) && UUID.test(id) ? id : undefined;
-  }
-
-  static isUploadId(id: string): boolean {
-    return UUID.test(id);
+    return key.startsWith(this.uploads) && isUploadId(id) ? id : undefined;
   }
 }

@@ -18,7 +18,7 @@ import { Readable } from 'node:stream';
 import type { Digest } from '../../oci/digest.js';
 import { BlobNotFoundError, RegistryError, StorageUnavailableError, UploadNotFoundError, UploadRangeError } from '../../registry/errors.js';
 import { KeyedMutex } from '../../registry/keyed-mutex.js';
-import type { BlobStore, ByteRange, UploadInfo } from '../blob-store.js';
+import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
 import { appendChunk, readSegments, type S3Context } from './append.js';
 import { S3Client, type S3ClientOptions } from './client.js';
 import { describeCheckFailure } from './check.js';
@@ -118,7 +118,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async uploadSize(id: string): Promise<number | undefined> {
-    if (!Layout.isUploadId(id)) return undefined;
+    if (!isUploadId(id)) return undefined;
     return guard('uploadSize', async () => (await this.ctx.states.read(this.ctx.layout.state(id)))?.state.size);
   }
 
@@ -144,7 +144,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async abortUpload(id: string): Promise<void> {
-    if (!Layout.isUploadId(id)) return;
+    if (!isUploadId(id)) return;
     await this.locked(id, 'abortUpload', () => this.remove(id, true));
   }
 
@@ -255,7 +255,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async locked<T>(id: string, operation: string, work: () => Promise<T>): Promise<T> {
-    this.ctx.layout.upload(id); // refuses malformed ids before anything else
+    if (!isUploadId(id)) throw new UploadNotFoundError(id); // before anything else
     return this.locks.run(id, () => guard(operation, work));
   }
 }

@@ -27,7 +27,7 @@ export interface SignableRequest {
   readonly headers: Record<string, string>;
 }
 
-export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 export class S3Signer {
   private readonly signer: SignatureV4;
@@ -72,7 +72,7 @@ export class S3Signer {
 }
 
 /** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters. */
-export function escapeUri(value: string): string {
+function escapeUri(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
