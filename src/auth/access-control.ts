@@ -127,10 +127,14 @@ export class AccessControl {
     await this.auditLog.record({ actor: who, action, clientIp, details: details ?? null, target: target ?? null });
   }
 
-  /** Drops cached credentials and grants after an admin change. */
+  /**
+   * Drops cached credentials and grants after an admin change, and looks for an admin again on
+   * the next request: the change that creates the first admin closes an open registry at once.
+   */
   forget(): void {
     this.verified.clear();
     this.policy.forget();
+    this.enforcementCheckedAt = 0;
   }
 
   private async permitsAction(principal: Principal, access: Access, action: string): Promise<boolean> {
