@@ -173,6 +173,7 @@ describeOnEachDatabase(
       const url = (path: string) => `${ctx.base}/api/v1${path}`;
       const cases: Array<[string, Promise<TestResponse>, number, string]> = [
         ['schema violation (body)', admin(ctx.base, 'POST', '/users', { name: 'Bad Name', password: 'x' }), 400, 'invalid_request'],
+        ['schema violation (body types are not coerced)', admin(ctx.base, 'POST', '/users', { name: 'typed', password: 'typed-password', admin: 'true' }), 400, 'invalid_request'],
         ['schema violation (query)', admin(ctx.base, 'GET', '/audit-events?limit=0'), 400, 'invalid_request'],
         ['schema violation (path)', admin(ctx.base, 'DELETE', '/permissions/abc'), 400, 'invalid_request'],
         ['domain validation', admin(ctx.base, 'POST', '/permissions', { account: 'dev', pattern: '../etc', actions: ['pull'] }), 400, 'invalid_request'],

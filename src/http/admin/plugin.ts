@@ -48,10 +48,13 @@ function openApiRoute(document: () => object): AdminRoute {
 }
 
 export async function adminApi(app: FastifyInstance, options: AdminApiOptions): Promise<void> {
-  // Unlike Fastify's default, properties a schema does not allow are refused, not silently
-  // dropped: a misspelt `expires_at` must not create a token that never expires.
-  const ajv = addFormats.default(new Ajv.default({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false }));
-  app.setValidatorCompiler(({ schema }) => ajv.compile(schema));
+  // Unlike Fastify's defaults, properties a schema does not allow are refused, not silently
+  // dropped (a misspelt `expires_at` must not create a token that never expires), and JSON bodies
+  // are taken as typed ("true" is not a boolean); only the query and path, text by nature, are coerced.
+  const ajvOptions = { useDefaults: true, removeAdditional: false, allErrors: false } as const;
+  const forBody = addFormats.default(new Ajv.default({ ...ajvOptions, coerceTypes: false }));
+  const forText = addFormats.default(new Ajv.default({ ...ajvOptions, coerceTypes: 'array' }));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? forBody : forText).compile(schema));
   // Bodies are JSON: any other content type is 415, not a string the schema then refuses.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
