@@ -121,7 +121,7 @@ export class AccessControl {
    * an account name, null for a caller without credentials (recorded as 'anonymous', of kind
    * 'open' while no admin exists), or given in full. `target` is the object acted on.
    */
-  async audit(actor: string | AuditActor | null, action: string, clientIp: string, details?: Record<string, unknown>, target?: string): Promise<void> {
+  async audit(actor: string | AuditActor | null, action: string, clientIp: string | null, details?: Record<string, unknown>, target?: string): Promise<void> {
     const who: AuditActor =
       typeof actor === 'string' ? { name: actor, kind: 'account' } : (actor ?? { name: ANONYMOUS, kind: (await this.isEnforced()) ? 'anonymous' : 'open' });
     await this.auditLog.record({ actor: who, action, clientIp, details: details ?? null, target: target ?? null });

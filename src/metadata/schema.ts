@@ -117,7 +117,7 @@ export interface AuditEventsTable {
   id: Generated<number>;
   at: Timestamp;
   actor: string;
-  actor_kind: 'account' | 'anonymous' | 'open';
+  actor_kind: 'account' | 'anonymous' | 'open' | 'system';
   action: string;
   target: string | null;
   client_ip: string | null;

@@ -50,7 +50,7 @@ interface AuditEvent {
   actorKind: string;
   action: string;
   target: string | null;
-  clientIp: string;
+  clientIp: string | null;
   details: Record<string, unknown> | null;
 }
 
@@ -73,6 +73,14 @@ describeOnEachDatabase(
     const asOps = basic(ops.name, ops.password);
     const asDev = basic(dev.name, dev.password);
     const secrets: string[] = [ADMIN_PASSWORD, ops.password, dev.password];
+
+    test('the admin created from CAIRN_ADMIN_PASSWORD at start is audited as Cairn itself', async () => {
+      const started = await events(ctx.base, '&actor=cairn');
+      assert.deepEqual(
+        started.map((e) => [e.actor, e.actorKind, e.action, e.target, e.clientIp, e.details]),
+        [['cairn', 'system', 'user.create', 'admin', null, { admin: true, from: 'CAIRN_ADMIN_PASSWORD' }]],
+      );
+    });
 
     test('setup: a second admin and a plain user', async () => {
       assert.equal((await admin(ctx.base, 'POST', '/users', { ...ops, admin: true })).status, 201);

@@ -138,7 +138,7 @@ function refuseOtherMethods(app: FastifyInstance, url: string, routes: readonly 
 }
 
 /**
- * One wildcard route per method for `/repositories/*`: the path is matched against the
+ * One wildcard route, every method, for `/repositories/*`: the path is matched against the
  * templates in declaration order (`{name}` takes everything up to the fixed suffix), then the
  * route's schemas are applied with Fastify's compilers, exactly as for a native route.
  */
@@ -150,7 +150,7 @@ function registerRepositoryRoutes(app: FastifyInstance, access: AccessControl, r
     method: [...ALL_METHODS],
     url: '/repositories/*',
     onRequest: async (request) => {
-      const path = rawPath(request).slice('/api/v1'.length);
+      const path = rawPath(request).slice(app.prefix.length);
       const candidates = matchers.flatMap(({ route, match }) => {
         const params = match(path);
         return params ? [{ route, params }] : [];

@@ -146,11 +146,11 @@ export const permissions = record({ permissions: { type: 'array', items: permiss
 export const auditEvent = record({
   id: integer,
   at: dateTime,
-  actor: { type: 'string', description: "an account name, or 'anonymous' for a caller without credentials" },
+  actor: { type: 'string', description: "an account name; 'anonymous' for a caller without credentials; 'cairn' for Cairn itself" },
   actorKind: {
     type: 'string',
-    enum: ['account', 'anonymous', 'open'],
-    description: 'account: authenticated (for login_failed: the name tried); anonymous: no credentials; open: no credentials while no admin existed',
+    enum: ['account', 'anonymous', 'open', 'system'],
+    description: 'account: authenticated (for login_failed: the name tried); anonymous: no credentials; open: no credentials while no admin existed; system: Cairn itself (CAIRN_ADMIN_PASSWORD at start)',
   },
   action: string,
   target: { ...nullableString, description: 'the object acted on: account, repository, permission id' },

@@ -2,16 +2,18 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
 /**
- * Who did something. `name` is an account name, or 'anonymous' for a caller without credentials;
- * `kind` says which (see migrations/0004_audit_actors.sql): 'open' is an anonymous caller while no
- * admin exists, when the registry is open to anyone who can reach it.
+ * Who did something. `name` is an account name, 'anonymous' for a caller without credentials, or
+ * 'cairn' for Cairn itself; `kind` says which (see migrations/0004_audit_actors.sql): 'open' is an
+ * anonymous caller while no admin exists, when the registry is open to anyone who can reach it;
+ * 'system' is Cairn acting on the operator's configuration.
  */
 export interface AuditActor {
   readonly name: string;
-  readonly kind: 'account' | 'anonymous' | 'open';
+  readonly kind: 'account' | 'anonymous' | 'open' | 'system';
 }
 
 export const ANONYMOUS = 'anonymous';
+export const SYSTEM: AuditActor = { name: 'cairn', kind: 'system' };
 
 export interface AuditEvent {
   actor: AuditActor;
