@@ -166,6 +166,8 @@ function fromFastify(error: FastifyError): ApiError {
   }
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || error.message === 'aborted') return new ApiError('body_malformed', 'request body aborted');
+  // Any other client error Fastify finds in a request is the request's fault, never a 500.
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) return new ApiError('request_invalid', error.message);
   return new ApiError('internal', 'internal server error');
 }
 
