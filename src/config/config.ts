@@ -110,9 +110,9 @@ export function fromFile(path: string): ConfigSource {
 /** Merges sources (earlier wins) over the defaults and validates the result. */
 export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): CairnConfig {
   const settings = new SettingsReader(sources.map(asSource));
-  const databaseUrl = settings.url('databaseUrl', ['postgres:', 'postgresql:'], 'postgres://USER:PASSWORD@HOST:5432/DATABASE');
+  const databaseUrl = settings.url('databaseUrl', ['postgres:', 'postgresql:'], 'a PostgreSQL URL', 'postgres://USER:PASSWORD@HOST:5432/DATABASE');
   const dataDir = resolve(settings.string('dataDir') ?? DEFAULTS.dataDir);
-  const externalUrl = settings.url('externalUrl', ['http:', 'https:'], 'https://registry.example.com');
+  const externalUrl = settings.url('externalUrl', ['http:', 'https:'], 'an http(s) URL', 'https://registry.example.com');
   const tokenKeyFile = settings.string('tokenKeyFile');
   const adminPassword = settings.pick('adminPassword');
   if (adminPassword) {

@@ -41,7 +41,7 @@ export function resolveStorage(settings: SettingsReader): StorageConfig {
     throw new ConfigError('storage s3 needs credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)');
   }
   const region = settings.string('s3Region') ?? 'us-east-1';
-  const endpoint = settings.url('s3Endpoint', ['http:', 'https:'], 'http://127.0.0.1:9000');
+  const endpoint = settings.url('s3Endpoint', ['http:', 'https:'], 'an http(s) URL', 'http://127.0.0.1:9000');
   const sessionToken = settings.string('s3SessionToken');
   const partSize = settings.number('s3PartSize', DEFAULT_PART_SIZE, { min: 1, integer: true });
   if (partSize < MIN_PART_SIZE) throw invalid(settings.pick('s3PartSize'), 's3PartSize', `is below S3's minimum part size (at least ${MIN_PART_SIZE} bytes)`);

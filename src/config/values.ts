@@ -73,8 +73,8 @@ export class SettingsReader {
     throw invalid(picked, key, `is not ${noun} (${allowed.join(', ')})`);
   }
 
-  /** An absolute URL whose scheme is one of `protocols` (e.g. `['http:', 'https:']`). */
-  url(key: SettingKey & StringKey, protocols: readonly string[], example: string): URL | undefined {
+  /** An absolute URL whose scheme is one of `protocols` (e.g. `['http:', 'https:']`); `noun` says what it must be. */
+  url(key: SettingKey & StringKey, protocols: readonly string[], noun: string, example: string): URL | undefined {
     const picked = this.pick(key);
     if (!picked) return undefined;
     let url: URL | undefined;
@@ -84,7 +84,7 @@ export class SettingsReader {
       url = undefined;
     }
     if (!url || !protocols.includes(url.protocol) || (url.protocol.startsWith('http') && !url.hostname)) {
-      throw invalid(picked, key, `is not a ${protocols.map((p) => p.slice(0, -1)).join('/')} URL (e.g. ${example})`);
+      throw invalid(picked, key, `is not ${noun} (e.g. ${example})`);
     }
     return url;
   }
@@ -113,5 +113,5 @@ type BooleanKey = KeysOfKind<'boolean'>;
 export function invalid(picked: { value: unknown; where: string } | undefined, key: SettingKey, problem: string): ConfigError {
   const where = picked?.where ?? key;
   const secret = 'secret' in SETTINGS[key];
-  return new ConfigError(secret || !picked ? `${where}: ${problem.replace(/^is /, 'value is ')}` : `${where}: "${String(picked.value)}" ${problem}`);
+  return new ConfigError(secret || !picked ? `${where}: ${problem.replace(/^is /, '')}` : `${where}: "${String(picked.value)}" ${problem}`);
 }

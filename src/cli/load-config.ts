@@ -1,0 +1,20 @@
+/**
+ * The configuration a command runs with: its flags over the environment over the config file
+ * (`--config` or CAIRN_CONFIG), each value named by where it came from in error messages.
+ */
+import { fromEnvironment, fromFile, resolveConfig, type CairnConfig, type ConfigInput, type ConfigSource } from '../config/config.js';
+import { CONFIG_OPTIONS, type ParsedOptions } from './options.js';
+
+export function loadConfig(options: ParsedOptions, env: NodeJS.ProcessEnv = process.env): CairnConfig {
+  const values: ConfigInput = {};
+  const flagOf = new Map<string, string>();
+  for (const option of CONFIG_OPTIONS) {
+    const value = options.values[option.name];
+    if (!option.setting || value === undefined) continue;
+    (values as Record<string, unknown>)[option.setting] = value;
+    flagOf.set(option.setting, `--${option.name}`);
+  }
+  const flags: ConfigSource = { values, where: (key) => flagOf.get(key) ?? key };
+  const configFile = (options.values.config as string | undefined) ?? env.CAIRN_CONFIG;
+  return resolveConfig(flags, fromEnvironment(env), ...(configFile ? [fromFile(configFile)] : []));
+}
