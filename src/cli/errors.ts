@@ -34,6 +34,15 @@ const LISTEN_PROBLEMS: Record<string, string> = {
   EAI_AGAIN: 'host name lookup failed',
 };
 
+// A data directory, config file or key file that cannot be used as given: the person's to fix.
+const PATH_PROBLEMS: Record<string, string> = {
+  ENOTDIR: 'a part of the path is not a directory',
+  EEXIST: 'a file is in the way of a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+};
+
 const DATABASE_UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN']);
 
 /**
@@ -50,12 +59,14 @@ export function failureOf(error: unknown, advice: { directoryInUse: string }): F
   if (error.name === 'FileLockingUnavailableError') {
     return { status: 1, message: `${error.message}; the embedded database needs it: use PostgreSQL (DATABASE_URL) instead`, unexpected: false };
   }
-  const { code, syscall } = error as NodeJS.ErrnoException;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (code && path && PATH_PROBLEMS[code]) return user(`cannot use ${path}: ${PATH_PROBLEMS[code]}`);
   if (code && DATABASE_UNREACHABLE.has(code) && (syscall === 'connect' || syscall === 'getaddrinfo')) {
     return { status: 1, message: `cannot reach the database: ${error.message}`, unexpected: false };
   }
   if (isPostgresError(error)) return { status: 1, message: `the database refused: ${error.message}`, unexpected: false };
-  return { status: 1, message: error.message || error.name, unexpected: true };
+  const named = error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  return { status: 1, message: named || 'unknown error', unexpected: true };
 }
 
 /** The message of a failed listen, for `ListenError` (serve.ts). */

@@ -67,6 +67,7 @@ function resolveCommand(first: string, rest: readonly string[]): { command?: Com
 function helpTopic(words: readonly string[]): string {
   if (words.length === 0) return mainHelp();
   const [first, ...rest] = words;
+  if (first === HELP_COMMAND.name && rest.length === 0) return mainHelp();
   const { command, args } = resolveCommand(first!, rest);
   if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}" for cairn help`);
   return command ? commandHelp(command) : groupHelp(first!);
