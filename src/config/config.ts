@@ -125,7 +125,7 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     // The string as given: pg parses it itself (a URL object would re-encode it).
     ...(databaseUrl ? { databaseUrl: settings.string('databaseUrl')! } : {}),
     maxManifestBytes: settings.number('maxManifestBytes', DEFAULTS.maxManifestBytes, { min: 1, integer: true }),
-    uploadExpiryMs: settings.number('uploadExpiryHours', DEFAULTS.uploadExpiryHours, { min: Number.MIN_VALUE }) * 3600_000,
+    uploadExpiryMs: settings.number('uploadExpiryHours', DEFAULTS.uploadExpiryHours, { min: 0, positive: true }) * 3600_000,
     automaticMount: settings.boolean('automaticMount', true),
     logLevel: settings.oneOf('logLevel', DEFAULTS.logLevel, LOG_LEVELS, 'a log level'),
     ...(externalUrl ? { externalUrl: externalUrl.toString().replace(/\/$/, '') } : {}),

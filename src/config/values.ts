@@ -45,13 +45,14 @@ export class SettingsReader {
     return this.pick(key)?.value as string | undefined;
   }
 
-  number(key: SettingKey & NumberKey, fallback: number, rule: { min: number; integer?: boolean }): number {
+  /** A number ≥ `min` (whole when `integer`); `min: 0, positive: true` means > 0. */
+  number(key: SettingKey & NumberKey, fallback: number, rule: { min: number; integer?: boolean; positive?: boolean }): number {
     const picked = this.pick(key);
     if (!picked) return fallback;
-    const n = typeof picked.value === 'number' ? picked.value : Number(String(picked.value).trim());
-    const wanted = `${rule.integer ? 'a whole number' : 'a number'} ${rule.min === 1 && rule.integer ? '≥ 1' : `≥ ${rule.min}`}`;
-    if (typeof picked.value === 'string' && picked.value.trim() === '') throw invalid(picked, key, `is not ${wanted}`);
-    if (!Number.isFinite(n) || n < rule.min || (rule.integer && !Number.isInteger(n))) throw invalid(picked, key, `is not ${wanted}`);
+    const n = typeof picked.value === 'number' ? picked.value : Number(String(picked.value).trim() || Number.NaN);
+    const wanted = rule.positive ? 'a positive number' : `${rule.integer ? 'a whole number' : 'a number'} ≥ ${rule.min}`;
+    const fits = Number.isFinite(n) && n >= rule.min && (!rule.positive || n > 0) && (!rule.integer || Number.isInteger(n));
+    if (!fits) throw invalid(picked, key, `is not ${wanted}`);
     return n;
   }
 

@@ -111,7 +111,7 @@ test('bad values from flags and the environment name the flag or variable, exit 
     [[], { CAIRN_LISTEN: '127.0.0.1:70000' }, 'CAIRN_LISTEN: "127.0.0.1:70000" has port 70000, out of range (0-65535)'],
     [['--storage', 'tape'], {}, '--storage: "tape" is not a storage kind (filesystem, s3)'],
     [[], { CAIRN_MAX_MANIFEST_BYTES: 'lots' }, 'CAIRN_MAX_MANIFEST_BYTES: "lots" is not a whole number ≥ 1'],
-    [[], { CAIRN_UPLOAD_EXPIRY_HOURS: '-3' }, `CAIRN_UPLOAD_EXPIRY_HOURS: "-3" is not a number ≥ ${Number.MIN_VALUE}`],
+    [[], { CAIRN_UPLOAD_EXPIRY_HOURS: '-3' }, 'CAIRN_UPLOAD_EXPIRY_HOURS: "-3" is not a positive number'],
     [[], { CAIRN_MAX_FAILED_LOGINS: '2.5' }, 'CAIRN_MAX_FAILED_LOGINS: "2.5" is not a whole number ≥ 1'],
     [[], { CAIRN_ALLOW_OPEN: 'maybe' }, 'CAIRN_ALLOW_OPEN: "maybe" is not true or false'],
     [[], { CAIRN_EXTERNAL_URL: 'registry.example.com' }, 'CAIRN_EXTERNAL_URL: "registry.example.com" is not an http(s) URL (e.g. https://registry.example.com)'],
