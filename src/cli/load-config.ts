@@ -3,6 +3,7 @@
  * (`--config` or CAIRN_CONFIG), each value named by where it came from in error messages.
  */
 import { fromEnvironment, fromFile, resolveConfig, type CairnConfig, type ConfigInput, type ConfigSource } from '../config/config.js';
+import { UsageError } from './errors.js';
 import { CONFIG_OPTIONS, type ParsedOptions } from './options.js';
 
 export function loadConfig(options: ParsedOptions, env: NodeJS.ProcessEnv = process.env): CairnConfig {
@@ -11,7 +12,9 @@ export function loadConfig(options: ParsedOptions, env: NodeJS.ProcessEnv = proc
   for (const option of CONFIG_OPTIONS) {
     const value = options.values[option.name];
     if (!option.setting || value === undefined) continue;
-    (values as Record<string, unknown>)[option.setting] = value;
+    const other = flagOf.get(option.setting);
+    if (other) throw new UsageError(`${other} and --${option.name} cannot both be given`);
+    (values as Record<string, unknown>)[option.setting] = option.negates ? false : value;
     flagOf.set(option.setting, `--${option.name}`);
   }
   const flags: ConfigSource = { values, where: (key) => flagOf.get(key) ?? key };

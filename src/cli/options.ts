@@ -17,6 +17,8 @@ export interface OptionSpec {
   readonly help: string;
   /** The configuration setting this flag sets (its environment variable is shown in help). */
   readonly setting?: SettingKey;
+  /** A boolean flag that sets its setting to false (`--no-x`; node 20's parseArgs has no negation). */
+  readonly negates?: true;
 }
 
 /** Flags over configuration settings; the other settings come from the environment or a file. */
