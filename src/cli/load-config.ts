@@ -4,12 +4,12 @@
  */
 import { fromEnvironment, fromFile, resolveConfig, type CairnConfig, type ConfigInput, type ConfigSource } from '../config/config.js';
 import { UsageError } from './errors.js';
-import { CONFIG_OPTIONS, type ParsedOptions } from './options.js';
+import { CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
 
-export function loadConfig(options: ParsedOptions, env: NodeJS.ProcessEnv = process.env): CairnConfig {
+export function loadConfig(options: ParsedOptions, env: NodeJS.ProcessEnv = process.env, specs: readonly OptionSpec[] = CONFIG_OPTIONS): CairnConfig {
   const values: ConfigInput = {};
   const flagOf = new Map<string, string>();
-  for (const option of CONFIG_OPTIONS) {
+  for (const option of specs) {
     const value = options.values[option.name];
     if (!option.setting || value === undefined) continue;
     const other = flagOf.get(option.setting);
