@@ -6,6 +6,8 @@
  */
 import { hostname } from 'node:os';
 import { ConfigError } from '../config/errors.js';
+// Types only: the classes are matched by name so that this table loads none of their modules.
+import type { DatabaseDirectoryInUseError } from '../metadata/directory-lock.js';
 
 /** The command line itself is wrong: unknown command or option, missing value, stray argument. */
 export class UsageError extends Error {
@@ -19,12 +21,6 @@ export interface Failure {
   readonly unexpected: boolean;
 }
 
-/** The embedded database's directory is held by another process (see metadata/directory-lock.ts). */
-interface DirectoryInUse extends Error {
-  readonly name: 'DatabaseDirectoryInUseError';
-  readonly directory: string;
-  readonly holder?: { pid: number; host: string; since: string };
-}
 
 const LISTEN_PROBLEMS: Record<string, string> = {
   EADDRINUSE: 'address already in use',
@@ -53,7 +49,7 @@ export function failureOf(error: unknown, advice: { directoryInUse: string }): F
   const user = (message: string): Failure => ({ status: 2, message, unexpected: false });
   if (!(error instanceof Error)) return { status: 1, message: String(error), unexpected: true };
   if (error instanceof UsageError || error instanceof ConfigError) return user(error.message);
-  if (error.name === 'DatabaseDirectoryInUseError') return user(directoryInUse(error as DirectoryInUse, advice.directoryInUse));
+  if (error.name === 'DatabaseDirectoryInUseError') return user(directoryInUse(error as DatabaseDirectoryInUseError, advice.directoryInUse));
   if (error.name === 'AccountError') return user(error.message);
   if (error.name === 'ListenError') return user(error.message);
   if (error.name === 'FileLockingUnavailableError') {
@@ -75,7 +71,7 @@ export function listenProblem(error: unknown): string {
   return (code && LISTEN_PROBLEMS[code]) ?? (error as Error).message;
 }
 
-function directoryInUse(error: DirectoryInUse, advice: string): string {
+function directoryInUse(error: DatabaseDirectoryInUseError, advice: string): string {
   const holder = error.holder;
   const who = holder ? `PID ${holder.pid}${holder.host === hostname() ? '' : ` on host ${holder.host}`}, since ${holder.since}` : 'a process that has not recorded its PID yet';
   return `the embedded database in ${error.directory} is in use by another cairn process (${who}): ${advice}`;

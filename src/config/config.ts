@@ -1,7 +1,9 @@
 /**
  * Cairn's configuration, typed and validated once at start. Sources, strongest first: command-line
  * flags, environment variables, an optional JSON config file (`--config` / `CAIRN_CONFIG`),
- * defaults. Secrets (the database URL's password) are never logged: see `describeConfig`.
+ * defaults. The settings are listed once, in settings.ts; each value is validated with its source
+ * named (values.ts), so an error says `CAIRN_LOG_LEVEL: …` or `logLevel in FILE: …`. Secrets (the
+ * database URL's password, passwords, S3 keys) are never logged nor quoted: see `describeConfig`.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
