@@ -31,6 +31,8 @@ options (also from the environment or a JSON config file):
   --log-level LEVEL      pino log level (CAIRN_LOG_LEVEL; default info)
   --allow-open           serve without authentication on a non-loopback address
                          when no admin exists (CAIRN_ALLOW_OPEN)
+  --deletes true|false   allow DELETE of blobs, manifests and tags on /v2/ (CAIRN_DELETES;
+  --no-deletes           default true); false answers 405 UNSUPPORTED
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -67,6 +69,8 @@ const CONFIG_OPTIONS = {
   'log-level': { type: 'string' },
   'allow-open': { type: 'boolean' },
   storage: { type: 'string' },
+  deletes: { type: 'string' },
+  'no-deletes': { type: 'boolean' },
 } as const;
 
 function loadConfig(args: string[]): CairnConfig {
@@ -74,7 +78,9 @@ function loadConfig(args: string[]): CairnConfig {
   return configFrom(values);
 }
 
-function configFrom(values: { listen?: string; 'data-dir'?: string; 'database-url'?: string; config?: string; 'log-level'?: string; 'allow-open'?: boolean; storage?: string }): CairnConfig {
+function configFrom(values: { listen?: string; 'data-dir'?: string; 'database-url'?: string; config?: string; 'log-level'?: string; 'allow-open'?: boolean; storage?: string; deletes?: string; 'no-deletes'?: boolean }): CairnConfig {
+  // parseArgs' allowNegative needs Node 22.4, so `--no-deletes` is a flag of its own.
+  if (values['no-deletes'] && values.deletes !== undefined) throw new ConfigError('--deletes and --no-deletes cannot both be given');
   const flags: ConfigInput = {
     listen: values.listen,
     dataDir: values['data-dir'],
@@ -82,6 +88,7 @@ function configFrom(values: { listen?: string; 'data-dir'?: string; 'database-ur
     logLevel: values['log-level'],
     allowOpen: values['allow-open'],
     storage: values.storage,
+    deletes: values['no-deletes'] ? false : values.deletes,
   };
   const configFile = values.config ?? process.env.CAIRN_CONFIG;
   return resolveConfig(flags, fromEnvironment(process.env), configFile ? fromFile(configFile) : {});

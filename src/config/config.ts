@@ -22,6 +22,8 @@ export interface CairnConfig {
   readonly uploadExpiryMs: number;
   /** `POST ?mount=<digest>` without `from` mounts from any repository the caller may pull. */
   readonly automaticMount: boolean;
+  /** DELETE of blobs, manifests and tags on /v2/; false answers 405 UNSUPPORTED. */
+  readonly deletes: boolean;
   readonly logLevel: string;
   /** Base URL clients reach Cairn at (token realm); default: from each request's Host header. */
   readonly externalUrl?: string;
@@ -54,6 +56,7 @@ export interface ConfigInput extends StorageInput {
   maxManifestBytes?: number | string;
   uploadExpiryHours?: number | string;
   automaticMount?: boolean | string;
+  deletes?: boolean | string;
   logLevel?: string;
   externalUrl?: string;
   authService?: string;
@@ -87,6 +90,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
     maxManifestBytes: env.CAIRN_MAX_MANIFEST_BYTES,
     uploadExpiryHours: env.CAIRN_UPLOAD_EXPIRY_HOURS,
     automaticMount: env.CAIRN_AUTOMATIC_MOUNT,
+    deletes: env.CAIRN_DELETES,
     logLevel: env.CAIRN_LOG_LEVEL,
     externalUrl: env.CAIRN_EXTERNAL_URL,
     authService: env.CAIRN_AUTH_SERVICE,
@@ -128,6 +132,7 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
     maxManifestBytes: positiveNumber('maxManifestBytes', pick('maxManifestBytes') ?? DEFAULTS.maxManifestBytes),
     uploadExpiryMs: positiveNumber('uploadExpiryHours', pick('uploadExpiryHours') ?? DEFAULTS.uploadExpiryHours) * 3600_000,
     automaticMount: parseBoolean('automaticMount', pick('automaticMount') ?? true),
+    deletes: parseBoolean('deletes', pick('deletes') ?? true),
     logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
     ...(externalUrl ? { externalUrl: parseExternalUrl(externalUrl) } : {}),
     auth: {

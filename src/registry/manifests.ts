@@ -6,9 +6,10 @@ import { digestOf, isDigestReference } from '../oci/digest.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/name.js';
 import type { Metadata } from '../metadata/stores/index.js';
-import type { ManifestRow } from '../metadata/stores/manifests.js';
+import { BlobsNotLinkedError, type ManifestRow } from '../metadata/stores/manifests.js';
 import { requireDigest } from './blobs.js';
 import {
+  DeletesDisabledError,
   DigestInvalidError,
   ManifestBlobUnknownError,
   ManifestInvalidError,
@@ -77,6 +78,11 @@ export interface TagPolicy {
   fallbackTags(repository: string, repositoryId: number, tag: string): Promise<string[]>;
 }
 
+export interface ManifestServiceOptions {
+  /** false: manifest and tag deletes are refused (`DeletesDisabledError`). */
+  readonly deletes: boolean;
+}
+
 export class ManifestService {
   private readonly listeners: ManifestPushListener[] = [];
   private tagPolicy: TagPolicy | undefined;
@@ -92,6 +98,7 @@ export class ManifestService {
     private readonly metadata: Metadata,
     private readonly repositories: Repositories,
     private readonly pulls: PullRecorder,
+    private readonly options: ManifestServiceOptions = { deletes: true },
   ) {}
 
   onPush(listener: ManifestPushListener): void {
@@ -135,9 +142,9 @@ export class ManifestService {
     const repositoryId = await this.repositories.findOrCreate(name);
     const tag = byDigest ? undefined : reference;
     const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
-    // The references are checked, then the manifest stored, in two statements: a transaction
-    // around them would add two round trips and no guarantee (at READ COMMITTED a blob can be
-    // unlinked between the two either way; its bytes stay, as garbage collection waits).
+    // The references are checked, then the manifest stored. The store locks the blob links it
+    // records and stores nothing if one went in between (a concurrent blob delete), so a stored
+    // manifest never names a blob its repository has lost.
     const refs = await this.resolveReferences(repositoryId, manifest);
     const id = await this.metadata.stores.manifests.insert(
       {
@@ -155,7 +162,10 @@ export class ManifestService {
       },
       // A tag the policy may steer is written after the policy has spoken.
       steered ? undefined : tag,
-    );
+    ).catch((error: unknown) => {
+      if (error instanceof BlobsNotLinkedError) throw new ManifestBlobUnknownError(error.digests[0]!);
+      throw error;
+    });
     this.remember(repositoryId, { id, digest, media_type: manifest.mediaType, size: payload.byteLength, payload });
     const event = { repository: name, repositoryId, manifestId: id, tag, digest, manifest, payload };
     for (const listener of this.listeners) await listener(event);
@@ -168,6 +178,7 @@ export class ManifestService {
 
   /** Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags. */
   async delete(name: string, reference: string): Promise<void> {
+    if (!this.options.deletes) throw new DeletesDisabledError(isDigestReference(reference) ? 'manifest' : 'tag');
     const repositoryId = await this.repositories.find(name);
     if (repositoryId === undefined) throw new ManifestNotFoundError(reference);
     if (!isDigestReference(reference)) {

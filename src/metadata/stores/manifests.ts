@@ -32,6 +32,14 @@ export interface NewManifest {
   childManifestIds: readonly number[];
 }
 
+/** `ManifestStore.insert` stored nothing: these blobs are not (or no longer) linked to the repository. */
+export class BlobsNotLinkedError extends Error {
+  constructor(readonly digests: readonly string[]) {
+    super(`blobs not linked to the repository: ${digests.join(', ')}`);
+    this.name = 'BlobsNotLinkedError';
+  }
+}
+
 export interface ManifestPulls {
   id: number;
   count: number;
@@ -67,6 +75,12 @@ export class ManifestStore {
    * statement, so one round trip and atomic without a transaction. Pushing the same bytes again
    * is a no-op that returns the existing id (digest equality means identical content) and still
    * moves the tag.
+   *
+   * Every blob in `blobDigests` must be linked to the repository: the statement takes a KEY SHARE
+   * lock on those links and stores nothing when one is missing (`BlobsNotLinkedError`). The
+   * lock is what makes a blob delete race-free (`BlobStoreMetadata.unlinkUnreferenced` locks the
+   * link FOR UPDATE before looking for manifests that use it): whichever comes second waits for
+   * the first to commit, then sees what it did.
    */
   async insert(m: NewManifest, tag?: string): Promise<number> {
     // A concurrent first push of the same manifest commits after this statement's snapshot was
@@ -74,7 +88,9 @@ export class ManifestStore {
     // statement sees it.
     for (let attempt = 0; attempt < 2; attempt++) {
       const { rows } = await this.insertStatement(m, tag ?? null).execute(this.db);
-      if (rows[0]) return rows[0].id;
+      const row = rows[0]!;
+      if (row.unlinked.length > 0) throw new BlobsNotLinkedError(row.unlinked);
+      if (row.id !== null) return row.id;
     }
     throw new Error(`manifest ${m.digest} vanished during insert`);
   }
@@ -83,19 +99,28 @@ export class ManifestStore {
     const annotations = m.annotations ? JSON.stringify(m.annotations) : null;
     const blobs = [...new Set(m.blobDigests)];
     const children = [...new Set(m.childManifestIds)];
-    return sql<{ id: number }>`
-      WITH inserted AS (
+    return sql<{ id: number | null; unlinked: string[] }>`
+      WITH linked AS (
+        SELECT blob_digest FROM repository_blobs
+        WHERE repository_id = ${m.repositoryId} AND blob_digest = ANY(${blobs}::text[])
+        FOR KEY SHARE
+      ), unlinked AS (
+        SELECT digest FROM unnest(${blobs}::text[]) AS digest
+        WHERE digest NOT IN (SELECT blob_digest FROM linked)
+      ), inserted AS (
         INSERT INTO manifests (repository_id, digest, media_type, artifact_type, config_digest,
                                config_media_type, subject_digest, annotations, size, payload)
-        VALUES (${m.repositoryId}, ${m.digest}, ${m.mediaType}, ${m.artifactType}, ${m.configDigest},
-                ${m.configMediaType}, ${m.subjectDigest}, ${annotations}::jsonb, ${m.payload.byteLength}, ${m.payload})
+        SELECT ${m.repositoryId}, ${m.digest}, ${m.mediaType}, ${m.artifactType}, ${m.configDigest},
+               ${m.configMediaType}, ${m.subjectDigest}, ${annotations}::jsonb, ${m.payload.byteLength}, ${m.payload}
+        WHERE NOT EXISTS (SELECT 1 FROM unlinked)
         ON CONFLICT (repository_id, digest) DO NOTHING
         RETURNING id
       ), manifest AS (
         SELECT id FROM inserted
         UNION ALL
         SELECT id FROM manifests
-        WHERE repository_id = ${m.repositoryId} AND digest = ${m.digest} AND NOT EXISTS (SELECT 1 FROM inserted)
+        WHERE repository_id = ${m.repositoryId} AND digest = ${m.digest}
+          AND NOT EXISTS (SELECT 1 FROM inserted) AND NOT EXISTS (SELECT 1 FROM unlinked)
       ), blob_references AS (
         INSERT INTO manifest_blobs (manifest_id, blob_digest)
         SELECT inserted.id, digest FROM inserted, unnest(${blobs}::text[]) AS digest
@@ -108,7 +133,7 @@ export class ManifestStore {
         -- A re-push of a tag restamps its push time.
         ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = EXCLUDED.manifest_id, pushed_at = now()
       )
-      SELECT id FROM manifest`;
+      SELECT (SELECT id FROM manifest) AS id, ARRAY(SELECT digest FROM unlinked ORDER BY digest) AS unlinked`;
   }
 
   /** Deletes the manifest; its tags and references go with it (cascade). */
