@@ -153,6 +153,23 @@ export class BlobInUseError extends RegistryError {
   }
 }
 
+/**
+ * A manifest delete refused because an index of the repository lists the manifest (a platform of
+ * a multi-platform image): the index would still be served but could no longer be pulled whole.
+ */
+export class ManifestInUseError extends RegistryError {
+  constructor(digest: string, user: { index: string; tag: string | null; indexes: number }) {
+    const by = user.tag === null ? `index ${user.index} (untagged)` : `index ${user.index} (tag ${user.tag})`;
+    const others = user.indexes > 1 ? ` and ${user.indexes - 1} other ${user.indexes > 2 ? 'indexes' : 'index'}` : '';
+    super('unsupported', `manifest ${digest} is listed by ${by}${others}: delete the index first`, {
+      digest,
+      index: user.index,
+      tag: user.tag,
+      indexes: user.indexes,
+    });
+  }
+}
+
 /** A DELETE on a registry started with deletes turned off (`CAIRN_DELETES=false`). */
 export class DeletesDisabledError extends RegistryError {
   constructor(what: 'blob' | 'manifest' | 'tag') {

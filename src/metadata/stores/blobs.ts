@@ -83,7 +83,7 @@ export class BlobStoreMetadata {
    * blob: the link is locked FOR UPDATE first, which waits for a push holding its KEY SHARE lock
    * (`ManifestStore.insert`) to commit — so the check below, a new statement with a new snapshot
    * under READ COMMITTED, sees that push's manifest — and makes a later push wait, then find the
-   * link gone and store nothing.
+   * link gone and store nothing. Must not be called inside another transaction.
    */
   async unlinkUnreferenced(repositoryId: number, digest: string): Promise<UnlinkOutcome> {
     return this.db.transaction().execute(async (tx) => {
@@ -96,7 +96,7 @@ export class BlobStoreMetadata {
         .executeTakeFirst();
       if (!link) return { kind: 'absent' };
       const user = await referencingManifest(tx, repositoryId, digest);
-      if (user) return { kind: 'referenced', ...user };
+      if (user) return { kind: 'referenced', ...user, manifests: Number(user.manifests) };
       await tx.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('blob_digest', '=', digest).execute();
       return { kind: 'unlinked' };
     });
