@@ -102,7 +102,7 @@ function requestLine(packet: unknown): { method?: string; target?: string } {
 }
 
 function responseFor(error: ParserError, request: { method?: string; target?: string }) {
-  return toResponse(request.target, refusalFor(error, request));
+  return { ...toResponse(request.target, refusalFor(error, request)), head: request.method === 'HEAD' };
 }
 
 function refusalFor(error: ParserError, { method, target }: { method?: string; target?: string }): HttpError {

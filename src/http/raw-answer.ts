@@ -19,6 +19,8 @@ export interface RawResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string;
+  /** An answer to HEAD: the headers only. */
+  readonly head?: boolean;
 }
 
 /** Writes one complete HTTP/1.1 response announcing `Connection: close`, then closes gently. */
@@ -37,7 +39,7 @@ export function answerAndClose(socket: Duplex, response: RawResponse): void {
   const head = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`]
     .concat(Object.entries(headers).map(([name, value]) => `${name}: ${value}`))
     .join('\r\n');
-  socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), body]));
+  socket.end(Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'latin1'), response.head ? Buffer.alloc(0) : body]));
   discardThenDestroy(socket);
 }
 

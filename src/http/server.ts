@@ -59,9 +59,12 @@ export async function buildServer(deps: ServerDeps) {
       return sendError(request, reply, new HttpError(400, 'UNSUPPORTED', 'an HTTP/1.1 request needs a Host header'));
     }
   });
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Whatever of the body no handler read is discarded first, within a bound (see unread-body.ts).
+    if (!(await discardUnreadBody(request.raw))) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
-    // Whatever of the body no handler read is discarded, within a bound (see unread-body.ts).
-    discardUnreadBody(request.raw);
     // One line per request. The query string is left out: it is where tokens would travel.
     request.log.info(
       {

@@ -74,7 +74,7 @@ export function requestedRange(request: FastifyRequest, size: number): ByteRange
 
 /**
  * Reads a small body (a manifest) into memory, refusing more than `limit` bytes. A refused body
- * is left paused, unread: the server discards it after the answer (src/http/unread-body.ts).
+ * is left paused, unread: the server discards it before the answer (src/http/unread-body.ts).
  * Not `for await`: leaving that loop early destroys the request and its socket, answer and all.
  */
 export function readLimitedBody(request: FastifyRequest, limit: number): Promise<Buffer> {
