@@ -55,16 +55,16 @@ export function parserErrorHandling(log: () => FastifyBaseLogger) {
     log().info({ code: error.code, reason: error.reason }, 'malformed request refused');
     const current = exchanges.get(socket);
     if (!current) return answerAndClose(socket, responseFor(error, requestLine(error.rawPacket)));
-    // Later on a connection, the bytes Node hands over may start anywhere in the stream: what
-    // they hold is not taken for a request line.
     const { req, res } = current;
     if (!req.complete) {
       // The body being read is what broke: ours is its answer (its handler fails when the
       // socket closes), unless the handler has already answered.
-      if (!res.headersSent) return answerAndClose(socket, responseFor(error, { method: req.method, target: req.url }));
+      if (!res.headersSent) return answerAndClose(socket, responseFor(error, { method: req.method, target: originalUrl(req) }));
       return afterAnswer(res, () => discardThenDestroy(socket));
     }
-    // The broken bytes follow a complete request: its answer goes first.
+    // The broken bytes follow a complete request: its answer goes first. Later on a connection
+    // the bytes Node hands over may start anywhere in the stream: they are not read for a
+    // request line.
     afterAnswer(res, () => answerAndClose(socket, responseFor(error, {})));
   }
 
@@ -86,6 +86,11 @@ export function parserErrorHandling(log: () => FastifyBaseLogger) {
       });
     },
   };
+}
+
+/** The target as the client sent it (src/http/server.ts rewrites some for Fastify's router). */
+function originalUrl(req: IncomingMessage): string | undefined {
+  return (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url;
 }
 
 function afterAnswer(res: ServerResponse, then: () => void): void {

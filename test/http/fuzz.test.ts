@@ -86,6 +86,7 @@ class Model {
 describeOnEachDatabase('fuzz: the whole /v2/ surface', (ctx) => {
   test(`${REQUESTS} seeded requests (CAIRN_FUZZ_SEED=${SEED})`, { timeout: 240_000 }, async (t) => {
     t.diagnostic(`CAIRN_FUZZ_SEED=${SEED}`);
+    statuses.clear();
     const seeded = await seed(ctx.base);
     const model = new Model();
     for (const [repo, image] of seeded.images) {

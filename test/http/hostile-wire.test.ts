@@ -85,13 +85,14 @@ describeOnEachDatabase('hostile input on the wire', (ctx) => {
     assert.deepEqual(response.body, image.config.bytes);
   });
 
-  for (const chunked of [false, true]) {
-    test(`an 8 MiB + 1 manifest (${chunked ? 'chunked' : 'Content-Length'}): the client writes it all, then reads 413 SIZE_INVALID`, async () => {
+  for (const [framing, close] of [['Content-Length', false], ['chunked', false], ['Content-Length', true]] as const) {
+    test(`an 8 MiB + 1 manifest (${framing}${close ? ', Connection: close' : ''}): the client writes it all, then reads 413 SIZE_INVALID`, async () => {
       const size = 8 * MiB + 1;
-      const head = `PUT /v2/${name}/manifests/huge HTTP/1.1\r\nHost: r\r\nContent-Type: ${OCI_MANIFEST}\r\n`;
-      const request = chunked
-        ? [`${head}Transfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n`, Buffer.alloc(size, 0x20), '\r\n0\r\n\r\n']
-        : [`${head}Content-Length: ${size}\r\n\r\n`, Buffer.alloc(size, 0x20)];
+      const head = `PUT /v2/${name}/manifests/huge HTTP/1.1\r\nHost: r\r\nContent-Type: ${OCI_MANIFEST}\r\n${close ? 'Connection: close\r\n' : ''}`;
+      const request =
+        framing === 'chunked'
+          ? [`${head}Transfer-Encoding: chunked\r\n\r\n${size.toString(16)}\r\n`, Buffer.alloc(size, 0x20), '\r\n0\r\n\r\n']
+          : [`${head}Content-Length: ${size}\r\n\r\n`, Buffer.alloc(size, 0x20)];
       const exchange = await rawRequest(ctx.base, request, { responses: 1 });
       assert.equal(exchange.error, undefined, `socket error ${exchange.error}`);
       assert.equal(exchange.responses.length, 1);
