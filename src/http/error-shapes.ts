@@ -1,8 +1,8 @@
 /**
  * Which error body a failure gets when it happens outside both APIs' own error handlers (Node's
- * HTTP parser refused the request, a method Node does not route, no Host header): the admin API
- * keeps its `{"error":{"code","message"}}` under /api/v1/, everything else — /v2/ and paths no
- * API claims, which OCI clients probe — gets the OCI form.
+ * HTTP parser refused the request, CONNECT, an unknown Expect, no Host header): the admin API
+ * keeps its `{"error":{"code","message","detail"}}` under /api/v1/, everything else — /v2/ and
+ * paths no API claims, which OCI clients probe — gets the OCI form.
  */
 import { ociErrorBody, type OciErrorCode } from './oci/errors.js';
 
@@ -17,12 +17,18 @@ export interface ErrorAnswer {
 
 const ADMIN_PREFIX = '/api/v1/';
 
+/** The admin API's codes (src/http/admin) for the statuses that can arise before its plugin runs. */
+const ADMIN_CODES: Readonly<Record<number, string>> = {
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+};
+
 /** The body for an answer to a request for `target` (its raw path and query; may be unknown). */
 export function errorBodyFor(target: string | undefined, answer: ErrorAnswer): string {
   if (target !== undefined && (target === ADMIN_PREFIX.slice(0, -1) || target.startsWith(ADMIN_PREFIX))) {
-    // The admin API's codes for what can fail before its plugin runs.
-    const code = answer.status === 404 ? 'not_found' : answer.status >= 500 ? 'internal' : 'invalid_request';
-    return JSON.stringify({ error: { code, message: answer.message } });
+    return JSON.stringify({ error: { code: ADMIN_CODES[answer.status] ?? (answer.status >= 500 ? 'internal' : 'invalid_request'), message: answer.message, detail: null } });
   }
   return ociErrorBody(answer.code, answer.message, answer.detail);
 }
