@@ -138,7 +138,7 @@ export class ManifestService {
     if (!byDigest && !isValidTag(reference)) throw new TagInvalidError(reference);
     const digest = byDigest ? this.checkedDigest(reference, payload) : digestOf(payload).value;
     const parsed = parseManifest(payload, contentType);
-    if (!parsed.ok) throw new ManifestInvalidError(parsed.reason);
+    if (!parsed.ok) throw new ManifestInvalidError(parsed.reason, parsed.field === undefined ? undefined : { field: parsed.field });
     const manifest = parsed.manifest;
     const repositoryId = await this.repositories.findOrCreate(name);
     const tag = byDigest ? undefined : reference;

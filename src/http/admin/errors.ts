@@ -176,8 +176,12 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   reply.code(wire.status).headers(error.headers);
   if (wire.status === 401) reply.header('www-authenticate', 'Basic realm="cairn admin"');
   // A string, so no route's response schema applies: every error has this one shape.
-  const body = JSON.stringify({ error: { code: wire.code, message: error.message, detail: error.detail ?? null } });
-  return reply.type('application/json; charset=utf-8').send(body);
+  return reply.type('application/json; charset=utf-8').send(apiErrorBody(error.kind, error.message, error.detail));
+}
+
+/** The one shape of every admin API error body, also for answers given before the plugin runs. */
+export function apiErrorBody(kind: ApiErrorKind, message: string, detail?: unknown): string {
+  return JSON.stringify({ error: { code: API_ERRORS[kind].code, message, detail: detail ?? null } });
 }
 
 export function apiErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
