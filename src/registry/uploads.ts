@@ -17,7 +17,7 @@ import { DigestingStream } from './digesting-stream.js';
 import { DigestMismatchError, UploadNotFoundError, UploadRangeError } from './errors.js';
 import { isValidRepositoryName } from '../oci/name.js';
 import type { Repositories } from './repositories.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 
 export interface UploadState {
   readonly id: string;

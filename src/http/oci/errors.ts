@@ -3,15 +3,15 @@
  * with the status the distribution spec gives each code.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError, type RegistryErrorKind } from '../../registry/errors.js';
+import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
 
 export interface WireError {
   readonly status: number;
   readonly code: string;
 }
 
-/** Exhaustive over RegistryErrorKind: a new domain error does not compile until mapped here. */
-export const WIRE_ERRORS: Readonly<Record<RegistryErrorKind, WireError>> = {
+/** Exhaustive over both error kinds: a new domain error does not compile until mapped here. */
+export const WIRE_ERRORS: Readonly<Record<RegistryErrorKind | StorageErrorKind, WireError>> = {
   blob_unknown: { status: 404, code: 'BLOB_UNKNOWN' },
   blob_upload_invalid: { status: 400, code: 'BLOB_UPLOAD_INVALID' },
   blob_upload_unknown: { status: 404, code: 'BLOB_UPLOAD_UNKNOWN' },
@@ -25,6 +25,7 @@ export const WIRE_ERRORS: Readonly<Record<RegistryErrorKind, WireError>> = {
   tag_invalid: { status: 400, code: 'MANIFEST_INVALID' },
   size_invalid: { status: 400, code: 'SIZE_INVALID' },
   range_not_satisfiable: { status: 416, code: 'BLOB_UPLOAD_INVALID' },
+  upload_offset_mismatch: { status: 416, code: 'BLOB_UPLOAD_INVALID' },
   unsupported: { status: 405, code: 'UNSUPPORTED' },
   pagination_invalid: { status: 400, code: 'PAGINATION_NUMBER_INVALID' },
   storage_unavailable: { status: 503, code: 'UNAVAILABLE' },
@@ -47,7 +48,7 @@ export function sendOciError(reply: FastifyReply, status: number, code: string, 
 }
 
 export function ociErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof RegistryError) {
+  if (error instanceof RegistryError || error instanceof StorageError) {
     const wire = WIRE_ERRORS[error.kind];
     if (wire.status >= 500) request.log.error({ err: error }, 'storage failure');
     return sendOciError(reply, wire.status, wire.code, error.message, error.detail);

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
-import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../registry/errors.js';
+import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../errors.js';
 import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];

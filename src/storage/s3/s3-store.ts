@@ -16,8 +16,8 @@
  */
 import { Readable } from 'node:stream';
 import type { Digest } from '../../oci/digest.js';
-import { BlobNotFoundError, RegistryError, StorageUnavailableError, UploadNotFoundError, UploadRangeError } from '../../registry/errors.js';
-import { KeyedMutex } from '../../registry/keyed-mutex.js';
+import { BlobNotFoundError, StorageError, StorageUnavailableError, UploadNotFoundError, UploadRangeError } from '../errors.js';
+import { KeyedMutex } from '../../util/keyed-mutex.js';
 import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
 import { appendChunk, readSegments, type S3Context } from './append.js';
 import { S3Client, type S3ClientOptions } from './client.js';
@@ -278,7 +278,7 @@ async function* guardIterable<T>(operation: string, source: AsyncIterable<T>): A
 }
 
 function toDomainError(operation: string, error: unknown): unknown {
-  if (error instanceof RegistryError) return error;
+  if (error instanceof StorageError) return error;
   if (error instanceof S3ClientError) {
     return new StorageUnavailableError(`object storage failed during ${operation}: ${error.message}`, { cause: error });
   }
