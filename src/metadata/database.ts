@@ -4,10 +4,7 @@
  * Both speak the same SQL, run the same migrations and pass the same store suite.
  */
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
-import { PGliteBatchDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;
@@ -29,7 +26,10 @@ export interface OpenedDatabase {
 }
 
 export async function openDatabase(connection: MetadataConnection): Promise<OpenedDatabase> {
+  // Each driver is loaded only when used: a start on PGlite need not load pg, nor the reverse
+  // (module loading is a good part of start-up time).
   if (connection.kind === 'postgres') {
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString: connection.url,
       max: connection.poolSize ?? 20,
@@ -50,6 +50,7 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
     };
   }
   if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
+  const [{ PGlite }, { PGliteBatchDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);
   const pglite = await PGlite.create({
     ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
     // PGlite's own bytea parser converts byte by byte in JavaScript (thousands of calls for one
