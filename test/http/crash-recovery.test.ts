@@ -48,6 +48,8 @@ interface Acknowledged {
   readonly blobs: Map<string, Blob>;
   /** tag → manifest digest */
   readonly tags: Map<string, string>;
+  /** Requests answered with 201 or 202 so far (chunks, blobs, manifests). */
+  count: number;
 }
 
 const storages = (): Array<'filesystem' | 's3'> =>
@@ -70,7 +72,7 @@ async function crashRounds(t: TestContext, database: TestDatabase, storage: 'fil
   const env = target ? await s3ServerEnv(target, prefix) : undefined;
   const first = await startCairn({ database, ...(env ? { env } : {}) });
   let server: StartedCairn = first;
-  const acknowledged: Acknowledged = { blobs: new Map(), tags: new Map() };
+  const acknowledged: Acknowledged = { blobs: new Map(), tags: new Map(), count: 0 };
   const config = blobOf(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
   await pushBlob(server.url, NAME, config);
   acknowledged.blobs.set(config.digest, config);
@@ -79,9 +81,14 @@ async function crashRounds(t: TestContext, database: TestDatabase, storage: 'fil
   try {
     for (let round = 0; round < ROUNDS; round++) {
       const stopAt = { killed: false };
+      const tagsBefore = acknowledged.tags.size;
+      const countBefore = acknowledged.count;
       const clients = Array.from({ length: CLIENTS }, (_, i) => client(server.url, round * CLIENTS + i, config, acknowledged, stopAt));
-      // Long enough for every client to be mid-upload, short enough to keep the test bounded.
-      await sleep(400 + Math.floor(Math.random() * 800));
+      // Kill once the round has acknowledged work to lose (chunks, blobs, a tag) — however loaded
+      // the machine — then at a random instant, so kills land mid-chunk, mid-PUT, anywhere.
+      const deadline = Date.now() + 30_000;
+      while ((acknowledged.count - countBefore < 3 * CLIENTS || acknowledged.tags.size === tagsBefore) && Date.now() < deadline) await sleep(20);
+      await sleep(Math.floor(Math.random() * 300));
       stopAt.killed = true;
       await server.stop({ keepData: true, signal: 'SIGKILL' });
       const interrupted = (await Promise.all(clients)).filter((u): u is Interrupted => u !== undefined);
@@ -110,6 +117,7 @@ async function crashRounds(t: TestContext, database: TestDatabase, storage: 'fil
   t.diagnostic(`[${database}, ${storage}] restart to first GET /v2/ answer: ${restarts.join(', ')} ms (median ${sorted[Math.floor(sorted.length / 2)]} ms, includes spawning node)`);
   t.diagnostic(`[${database}, ${storage}] interrupted uploads resumed: ${JSON.stringify(seen)}; acknowledged blobs ${acknowledged.blobs.size}, tags ${acknowledged.tags.size}`);
   assert.ok(seen.chunked + seen.streamed > 0, 'the kills interrupted upload sessions (else this test proved nothing)');
+  assert.ok(acknowledged.tags.size > 0, 'tags were acknowledged before kills (else their survival was not tested)');
 }
 
 /**
@@ -121,17 +129,18 @@ async function client(base: string, index: number, config: Blob, acknowledged: A
   for (let n = 0; ; n++) {
     const kind = kinds[(n + index) % kinds.length]!;
     // Mostly under an S3 part (5 MiB), sometimes over it, so parts and tails are both exercised.
-    const size = Math.random() < 0.2 ? 5 * MiB + randomInt(2 * MiB) : 64 * KiB + randomInt(2 * MiB);
+    const size = Math.random() < 0.2 ? 5 * MiB + randomInt(2 * MiB) : 64 * KiB + randomInt(MiB + MiB / 2);
     const blob = blobOf(randomBytes(size));
     const progress = { acked: 0, inflight: 0, finishing: false, location: undefined as string | undefined };
     try {
-      await upload(base, kind, blob, progress);
+      await upload(base, kind, blob, progress, acknowledged);
       acknowledged.blobs.set(blob.digest, blob);
       const manifest = imageManifest(config, blob);
       const tag = `c${index}-${n}`;
       const put = await http('PUT', `${base}/v2/${NAME}/manifests/${tag}`, { headers: { 'content-type': OCI_MANIFEST }, body: manifest });
       assert.equal(put.status, 201, put.text());
       acknowledged.tags.set(tag, sha256(manifest));
+      acknowledged.count++;
     } catch (error) {
       if (!stop.killed) throw error;
       // Killed during the manifest PUT: the blob itself was acknowledged, nothing to resume.
@@ -142,13 +151,20 @@ async function client(base: string, index: number, config: Blob, acknowledged: A
 }
 
 /** Pushes `blob` the `kind` way, keeping `progress` current so a kill leaves it accurate. */
-async function upload(base: string, kind: Kind, blob: Blob, progress: { acked: number; inflight: number; finishing: boolean; location?: string }): Promise<void> {
+async function upload(
+  base: string,
+  kind: Kind,
+  blob: Blob,
+  progress: { acked: number; inflight: number; finishing: boolean; location?: string },
+  counter: { count: number },
+): Promise<void> {
   if (kind === 'monolithic') {
     const response = await http('POST', `${base}/v2/${NAME}/blobs/uploads/?digest=${blob.digest}`, {
       headers: { 'content-type': 'application/octet-stream' },
       body: blob.bytes,
     });
     assert.equal(response.status, 201, response.text());
+    counter.count++;
     return;
   }
   const started = await http('POST', `${base}/v2/${NAME}/blobs/uploads/`);
@@ -167,6 +183,7 @@ async function upload(base: string, kind: Kind, blob: Blob, progress: { acked: n
       assert.equal(response.headers.range, `0-${end - 1}`);
       progress.acked = end;
       progress.inflight = 0;
+      counter.count++;
     }
   } else {
     // Streamed: one PATCH, chunked transfer encoding, paced so a kill can land mid-body.
@@ -175,10 +192,12 @@ async function upload(base: string, kind: Kind, blob: Blob, progress: { acked: n
     assert.equal(response.status, 202, response.text());
     progress.acked = blob.size;
     progress.inflight = 0;
+    counter.count++;
   }
   progress.finishing = true;
   const done = await http('PUT', withDigest(progress.location, blob.digest));
   assert.equal(done.status, 201, done.text());
+  counter.count++;
 }
 
 /** Continues an interrupted upload from the offset the restarted server reports, and finishes it. */
