@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestFromHex, digestOf, type Digest } from '../../src/oci/digest.js';
-import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../src/registry/errors.js';
+import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../src/storage/errors.js';
 import type { BlobStore, UploadInfo } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreUnderTest {

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { digestOf } from '../../src/oci/digest.js';
-import { StorageUnavailableError, UploadRangeError } from '../../src/registry/errors.js';
+import { StorageUnavailableError, UploadRangeError } from '../../src/storage/errors.js';
 import type { S3Operations } from '../../src/storage/s3/operations.js';
 import type { S3BlobStore } from '../../src/storage/s3/s3-store.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
