@@ -1,12 +1,23 @@
 /**
  * Domain errors: named after the fact that went wrong, free of HTTP. Each carries a `kind`;
  * the wire mapping (OCI error code + status) lives in one table in src/http/oci/errors.ts,
- * which the compiler keeps exhaustive over `RegistryErrorKind`.
+ * which the compiler keeps exhaustive over `RegistryErrorKind` and `StorageErrorKind`.
+ *
+ * Facts the storage layer raises too (a blob or upload not found, a chunk at the wrong offset,
+ * storage unavailable) are defined once, below both, in src/storage/errors.ts and re-exported
+ * here: the services raise them with the same classes.
  */
+export {
+  BlobNotFoundError,
+  StorageError,
+  StorageUnavailableError,
+  UploadNotFoundError,
+  UploadRangeError,
+  type StorageErrorKind,
+} from '../storage/errors.js';
+
 export type RegistryErrorKind =
-  | 'blob_unknown'
   | 'blob_upload_invalid'
-  | 'blob_upload_unknown'
   | 'digest_invalid'
   | 'manifest_blob_unknown'
   | 'manifest_invalid'
@@ -18,8 +29,7 @@ export type RegistryErrorKind =
   | 'size_invalid'
   | 'range_not_satisfiable'
   | 'unsupported'
-  | 'pagination_invalid'
-  | 'storage_unavailable';
+  | 'pagination_invalid';
 
 export class RegistryError extends Error {
   constructor(
@@ -33,31 +43,9 @@ export class RegistryError extends Error {
   }
 }
 
-export class BlobNotFoundError extends RegistryError {
-  constructor(digest: string) {
-    super('blob_unknown', 'blob unknown to registry', { digest });
-  }
-}
-
-export class UploadNotFoundError extends RegistryError {
-  constructor(id: string) {
-    super('blob_upload_unknown', 'blob upload unknown to registry', { uploadId: id });
-  }
-}
-
 export class UploadInvalidError extends RegistryError {
   constructor(message: string, detail?: unknown) {
     super('blob_upload_invalid', message, detail);
-  }
-}
-
-/** A chunk that does not start where the upload ends (out of order, overlapping or a gap). */
-export class UploadRangeError extends RegistryError {
-  constructor(readonly expectedOffset: number, received: number) {
-    super('range_not_satisfiable', `chunk starts at ${received}, upload is at ${expectedOffset}`, {
-      expectedOffset,
-      received,
-    });
   }
 }
 
@@ -183,10 +171,3 @@ export class PaginationInvalidError extends RegistryError {
   }
 }
 
-/** The blob backend could not be reached or failed; nothing was published. */
-export class StorageUnavailableError extends RegistryError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('storage_unavailable', message);
-    if (options?.cause !== undefined) this.cause = options.cause;
-  }
-}

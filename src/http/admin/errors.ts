@@ -13,7 +13,7 @@ import { AccountError, type AccountErrorKind } from '../../auth/accounts.js';
 import { AuthError, type AuthErrorKind } from '../../auth/errors.js';
 import { PermissionError, type PermissionErrorKind } from '../../auth/permissions.js';
 import { CacheNotFoundError, CacheSettingsError } from '../../cache/service.js';
-import { RegistryError, type RegistryErrorKind } from '../../registry/errors.js';
+import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
 
 export type ApiErrorKind =
   // the request itself
@@ -99,8 +99,8 @@ const AUTH_KINDS: Readonly<Record<AuthErrorKind, ApiErrorKind>> = {
   rate_limited: 'login_rate_limited',
 };
 
-/** The registry errors an admin route can meet; any other would be a bug, answered as internal. */
-const REGISTRY_KINDS: Partial<Readonly<Record<RegistryErrorKind, ApiErrorKind>>> = {
+/** The registry and storage errors an admin route can meet; any other would be a bug, answered as internal. */
+const REGISTRY_KINDS: Partial<Readonly<Record<RegistryErrorKind | StorageErrorKind, ApiErrorKind>>> = {
   name_invalid: 'repository_name_invalid',
   name_unknown: 'repository_not_found',
   storage_unavailable: 'storage_unavailable',
@@ -146,7 +146,7 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof CacheNotFoundError) return new ApiError('cache_not_found', error.message);
   if (error instanceof CacheSettingsError) return new ApiError('cache_settings_invalid', error.message);
-  if (error instanceof RegistryError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);
+  if (error instanceof RegistryError || error instanceof StorageError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);
   return fromFastify(error as FastifyError);
 }
 

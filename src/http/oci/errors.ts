@@ -4,11 +4,11 @@
  *
  * Every answer on /v2/ with a status of 400 or more goes through here: domain errors (the table
  * below), HTTP-level refusals (unknown endpoint, wrong method), errors Fastify raises before a
- * handler runs (a Content-Type it cannot parse), and — via src/http/client-errors.ts — requests
+ * handler runs (a Content-Type it cannot parse), and — via src/http/parser-errors.ts — requests
  * Node's HTTP parser refused before Fastify saw them.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { RegistryError, type RegistryErrorKind } from '../../registry/errors.js';
+import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
 
 /**
  * The error codes of the OCI distribution spec (v1.1, "Error Codes"), plus two of distribution's
@@ -39,8 +39,8 @@ export interface WireError {
   readonly code: OciErrorCode;
 }
 
-/** Exhaustive over RegistryErrorKind: a new domain error does not compile until mapped here. */
-export const WIRE_ERRORS: Readonly<Record<RegistryErrorKind, WireError>> = {
+/** Exhaustive over both error kinds: a new domain error does not compile until mapped here. */
+export const WIRE_ERRORS: Readonly<Record<RegistryErrorKind | StorageErrorKind, WireError>> = {
   blob_unknown: { status: 404, code: 'BLOB_UNKNOWN' },
   blob_upload_invalid: { status: 400, code: 'BLOB_UPLOAD_INVALID' },
   blob_upload_unknown: { status: 404, code: 'BLOB_UPLOAD_UNKNOWN' },
@@ -55,6 +55,7 @@ export const WIRE_ERRORS: Readonly<Record<RegistryErrorKind, WireError>> = {
   tag_invalid: { status: 400, code: 'MANIFEST_INVALID' },
   size_invalid: { status: 400, code: 'SIZE_INVALID' },
   range_not_satisfiable: { status: 416, code: 'BLOB_UPLOAD_INVALID' },
+  upload_offset_mismatch: { status: 416, code: 'BLOB_UPLOAD_INVALID' },
   unsupported: { status: 405, code: 'UNSUPPORTED' },
   // The spec describes UNSUPPORTED as "a missing implementation or invalid set of parameters";
   // distribution's PAGINATION_NUMBER_INVALID is not in the spec's list.
@@ -96,7 +97,7 @@ export function sendOciError(reply: FastifyReply, status: number, code: OciError
 }
 
 export function ociErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof RegistryError) {
+  if (error instanceof RegistryError || error instanceof StorageError) {
     const wire = WIRE_ERRORS[error.kind];
     if (wire.status >= 500) request.log.error({ err: error }, 'storage failure');
     return sendOciError(reply, wire.status, wire.code, error.message, error.detail);
