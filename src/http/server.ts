@@ -34,7 +34,7 @@ export interface ServerDeps {
 export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
 
 export async function buildServer(deps: ServerDeps) {
-  const parserErrors = parserErrorHandling(() => app.log);
+  const parserErrors = parserErrorHandling(() => app.log, { deletes: deps.registry.deletes });
   const app = Fastify({
     loggerInstance: deps.logger,
     // Fastify's two lines per request give way to the one line logged in onResponse below.
