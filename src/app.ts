@@ -11,6 +11,7 @@ import { CacheIndexer } from './cache/indexer.js';
 import { CacheService } from './cache/service.js';
 import { CacheTagPolicy } from './cache/tag-policy.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
+import { GarbageCollector } from './gc/index.js';
 import { Metrics } from './metrics.js';
 import { buildServer, type CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
@@ -106,11 +107,15 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   const metrics = new Metrics();
   const caches = await startCacheAwareness(metadata, registry, metrics, logger, config.cacheMergePatterns);
   registry.pulls.start(PULL_FLUSH_MS);
+  const gc = new GarbageCollector(metadata, storage, config.gc, metrics, logger);
+  await gc.applySettings();
+  gc.start();
 
   const server = await buildServer({
     registry,
     access,
     caches: caches.service,
+    gc,
     metrics,
     logger,
     maxManifestBytes: config.maxManifestBytes,
@@ -139,6 +144,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
     },
     async close() {
       clearInterval(sweep);
+      await gc.stop();
       await server.close();
       await registry.pulls.stop();
       await caches.imports.stop();
@@ -148,7 +154,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   };
 }
 
-function createStorage(config: CairnConfig, logger: Logger): BlobStore {
+export function createStorage(config: CairnConfig, logger: Logger): BlobStore {
   const storage = config.storage;
   if (storage.kind === 'filesystem') return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
   return new S3BlobStore({

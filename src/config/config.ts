@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { gcFromEnvironment, resolveGc, type GcConfig, type GcInput } from './gc.js';
 import { describeStorage, resolveStorage, storageFromEnvironment, type StorageConfig, type StorageInput } from './storage.js';
 
 export interface ListenAddress {
@@ -30,6 +31,8 @@ export interface CairnConfig {
   readonly cacheMergePatterns: readonly string[];
   /** Where blob bytes live: under `dataDir`, or in an S3 bucket (storage.ts). */
   readonly storage: StorageConfig;
+  /** Online garbage collection: review delay, pass and sweep intervals (gc.ts). */
+  readonly gc: GcConfig;
 }
 
 export interface AuthConfig {
@@ -47,7 +50,7 @@ export interface AuthConfig {
 }
 
 /** Settings as they come from any one source, before defaults. */
-export interface ConfigInput extends StorageInput {
+export interface ConfigInput extends StorageInput, GcInput {
   listen?: string;
   dataDir?: string;
   databaseUrl?: string;
@@ -81,6 +84,7 @@ const DEFAULTS = {
 export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
   return {
     ...storageFromEnvironment(env),
+    ...gcFromEnvironment(env),
     listen: env.CAIRN_LISTEN,
     dataDir: env.CAIRN_DATA_DIR,
     databaseUrl: env.DATABASE_URL,
@@ -141,6 +145,7 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
     },
     cacheMergePatterns: globList(pick('cacheMerge')),
     storage: resolveStorage(pick),
+    gc: resolveGc(pick),
   };
 }
 

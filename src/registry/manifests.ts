@@ -5,6 +5,7 @@
 import { digestOf, isDigestReference } from '../oci/digest.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/name.js';
+import { isForeignKeyViolation } from '../metadata/errors.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { ManifestRow } from '../metadata/stores/manifests.js';
 import { requireDigest } from './blobs.js';
@@ -137,25 +138,39 @@ export class ManifestService {
     const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
     // The references are checked, then the manifest stored, in two statements: a transaction
     // around them would add two round trips and no guarantee (at READ COMMITTED a blob can be
-    // unlinked between the two either way; its bytes stay, as garbage collection waits).
-    const refs = await this.resolveReferences(repositoryId, manifest);
-    const id = await this.metadata.stores.manifests.insert(
-      {
-        repositoryId,
-        digest,
-        mediaType: manifest.mediaType,
-        artifactType: manifest.artifactType ?? null,
-        configDigest: manifest.config?.digest.value ?? null,
-        configMediaType: manifest.config?.mediaType ?? null,
-        subjectDigest: manifest.subject?.digest.value ?? null,
-        annotations: manifest.annotations ?? null,
-        payload,
-        blobDigests: refs.blobs,
-        childManifestIds: refs.manifests,
-      },
-      // A tag the policy may steer is written after the policy has spoken.
-      steered ? undefined : tag,
-    );
+    // unlinked between the two either way).
+    // Garbage collection may delete a referenced blob or child manifest (or this very manifest,
+    // untagged and old) between the check and the insert; the insert's foreign keys then refuse
+    // it (src/gc/index.ts) and one more check tells what is really missing.
+    const store = async () => {
+      const refs = await this.resolveReferences(repositoryId, manifest);
+      return this.metadata.stores.manifests.insert(
+        {
+          repositoryId,
+          digest,
+          mediaType: manifest.mediaType,
+          artifactType: manifest.artifactType ?? null,
+          configDigest: manifest.config?.digest.value ?? null,
+          configMediaType: manifest.config?.mediaType ?? null,
+          subjectDigest: manifest.subject?.digest.value ?? null,
+          annotations: manifest.annotations ?? null,
+          payload,
+          blobDigests: refs.blobs,
+          childManifestIds: refs.manifests,
+        },
+        // A tag the policy may steer is written after the policy has spoken.
+        steered ? undefined : tag,
+      );
+    };
+    let id: number;
+    try {
+      id = await store();
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+      id = await store().catch((again: unknown) => {
+        throw isForeignKeyViolation(again) ? new ManifestBlobUnknownError(digest) : again;
+      });
+    }
     this.remember(repositoryId, { id, digest, media_type: manifest.mediaType, size: payload.byteLength, payload });
     const event = { repository: name, repositoryId, manifestId: id, tag, digest, manifest, payload };
     for (const listener of this.listeners) await listener(event);

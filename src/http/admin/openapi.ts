@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the admin API, served at GET /api/v1/openapi.json. */
 import * as s from './schemas.js';
+import { gcPaths } from './gc.js';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const errors = {
@@ -61,5 +62,6 @@ export const openApiDocument = {
         parameters: Object.entries(s.auditQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
       }),
     },
+    ...gcPaths,
   },
 } as const;

@@ -10,6 +10,8 @@ import { AccountError, type Account } from '../../auth/accounts.js';
 import { isValidPattern } from '../../auth/patterns.js';
 import { AdminError, requireAdmin } from './api-auth.js';
 import { registerCacheRoutes } from './caches.js';
+import { registerGcRoutes } from './gc.js';
+import type { GarbageCollector } from '../../gc/index.js';
 import { CacheNotFoundError, CacheSettingsError, type CacheService } from '../../cache/service.js';
 import { RegistryError } from '../../registry/errors.js';
 import type { Repositories } from '../../registry/repositories.js';
@@ -19,6 +21,7 @@ import * as s from './schemas.js';
 export interface AdminApiOptions {
   readonly access: AccessControl;
   readonly caches: CacheService;
+  readonly gc: GarbageCollector;
   readonly repositories: Repositories;
 }
 
@@ -29,10 +32,11 @@ declare module 'fastify' {
   }
 }
 
-export async function adminApi(app: FastifyInstance, { access, caches, repositories }: AdminApiOptions): Promise<void> {
+export async function adminApi(app: FastifyInstance, { access, caches, gc, repositories }: AdminApiOptions): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
   app.get('/openapi.json', async () => openApiDocument);
   registerCacheRoutes(app, access, caches, repositories);
+  registerGcRoutes(app, access, gc);
 
   app.register(async (secured) => {
     secured.addHook('preHandler', async (request) => {

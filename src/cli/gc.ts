@@ -1,0 +1,54 @@
+/**
+ * `cairn gc [--dry-run] [--json]`: one garbage collection pass in this process, on the configured
+ * database and storage (no HTTP, no running server needed), with a sweep of storage. Prints what
+ * it did (a summary, or the full report as JSON) and records the pass like any other. Use the
+ * same configuration as the server (review delay included): the rules are the same.
+ */
+import pino from 'pino';
+import { createStorage, databaseConnection } from '../app.js';
+import { ConfigError, type CairnConfig } from '../config/config.js';
+import { GarbageCollector, type PassReport } from '../gc/index.js';
+import { openDatabase } from '../metadata/database.js';
+import { migrate } from '../metadata/migrate.js';
+import { Metadata } from '../metadata/stores/index.js';
+
+export const GC_USAGE = `  gc [--dry-run] [--json]
+            run one garbage collection pass now (review due objects, sweep storage);
+            --dry-run reports what would be deleted, --json prints the whole report`;
+
+const OWN_FLAGS = new Set(['--dry-run', '--json']);
+
+/** `loadConfig` parses the shared options (--data-dir, --database-url, --storage, --config…). */
+export async function gcCommand(args: readonly string[], loadConfig: (args: string[]) => CairnConfig): Promise<void> {
+  const config = loadConfig(args.filter((a) => !OWN_FLAGS.has(a)));
+  const dryRun = args.includes('--dry-run');
+  const json = args.includes('--json');
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const database = await openDatabase(databaseConnection(config));
+  const storage = createStorage(config, logger);
+  try {
+    await migrate(database);
+    await storage.check().catch((error: unknown) => {
+      throw new ConfigError(`storage not usable: ${(error as Error).message}`);
+    });
+    const metadata = new Metadata(database.db);
+    const collector = new GarbageCollector(metadata, storage, config.gc, undefined, logger);
+    const report = await collector.run({ trigger: 'cli', actor: null, dryRun, sweep: true });
+    const { deleted: _lists, ...figures } = report;
+    await metadata.stores.audit.record({ actor: null, action: dryRun ? 'gc.dry_run' : 'gc.run', target: 'gc', details: { ...figures } });
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describe(report));
+  } finally {
+    await database.db.destroy();
+    await storage.close?.();
+  }
+}
+
+function describe(report: PassReport): string {
+  const verb = report.dryRun ? 'would delete' : 'deleted';
+  return [
+    `${verb}: ${report.manifestsDeleted} manifests, ${report.blobsDeleted} blobs, ${report.orphansDeleted} orphaned objects`,
+    `bytes ${report.dryRun ? 'to free' : 'freed'}: ${report.bytesFreed}`,
+    `kept: ${report.kept}, busy (left for later): ${report.busy}`,
+    '',
+  ].join('\n');
+}
