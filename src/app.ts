@@ -108,6 +108,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   const caches = await startCacheAwareness(metadata, registry, metrics, logger, config.cacheMergePatterns);
   registry.pulls.start(PULL_FLUSH_MS);
   const gc = new GarbageCollector(metadata, storage, config.gc, metrics, logger);
+  gc.onManifestDeleted((m) => registry.manifests.forget(m.repositoryId, m.digest));
   await gc.applySettings();
   gc.start();
 

@@ -72,8 +72,12 @@ export interface GcStatus {
   readonly settings: { reviewDelaySeconds: number; intervalSeconds: number; sweepIntervalSeconds: number };
 }
 
+/** Told about each manifest a pass deleted (e.g. to drop it from a cache). */
+export type ManifestDeletedListener = (manifest: { repositoryId: number; digest: string }) => void;
+
 export class GarbageCollector {
   private timer: NodeJS.Timeout | undefined;
+  private readonly deletedListeners: ManifestDeletedListener[] = [];
   /** Passes of this process run one after another. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -85,6 +89,10 @@ export class GarbageCollector {
     private readonly logger: Logger,
     private readonly clock: Clock = () => new Date(),
   ) {}
+
+  onManifestDeleted(listener: ManifestDeletedListener): void {
+    this.deletedListeners.push(listener);
+  }
 
   /** Makes the enqueue triggers use the configured delay. Call once at start-up. */
   async applySettings(): Promise<void> {
@@ -212,6 +220,7 @@ export class GarbageCollector {
       if (review.outcome === 'deleted') {
         tally.manifest(review.manifest.repository, review.manifest.digest);
         if (!ctx.dryRun) {
+          for (const listener of this.deletedListeners) listener(review.manifest);
           chain.push(...review.manifests);
           for (const digest of review.blobs) blobChain.add(digest);
         }

@@ -65,5 +65,5 @@
  * pass reviews them at once by the same rules (the rules, not the queue's timestamp, carry the
  * safety), so deleting a tag frees its unique blobs in one pass once the manifest is old enough.
  */
-export { GarbageCollector, type Clock, type GcOptions, type GcStatus, type PassReport, type PassRequest, type PassTrigger } from './collector.js';
+export { GarbageCollector, type Clock, type ManifestDeletedListener, type GcOptions, type GcStatus, type PassReport, type PassRequest, type PassTrigger } from './collector.js';
 export { decideBlob, decideManifest, decideOrphan, type Keep, type Verdict } from './decisions.js';

@@ -197,6 +197,11 @@ export class ManifestService {
     this.byDigest.delete(repositoryKey(repositoryId, digest.value));
   }
 
+  /** Drops a manifest deleted behind the service's back (garbage collection) from its cache. */
+  forget(repositoryId: number, digest: string): void {
+    this.byDigest.delete(repositoryKey(repositoryId, digest));
+  }
+
   private async lookup(repositoryId: number, reference: string): Promise<ManifestRow | undefined> {
     if (isDigestReference(reference)) return this.findByDigest(repositoryId, requireDigest(reference).value);
     // A tag that cannot exist is simply not found (404), as the conformance suite expects.

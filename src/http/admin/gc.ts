@@ -85,7 +85,13 @@ export function registerGcRoutes(app: FastifyInstance, access: AccessControl, gc
 
   app.post<{ Body: { dryRun?: boolean } | undefined }>(
     '/gc/runs',
-    { schema: { body: gcRunRequest, response: { 200: gcRunReport } } },
+    {
+      schema: { body: gcRunRequest, response: { 200: gcRunReport } },
+      // A bare POST (no body) is the common call: validate it as {}.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
     async (request) => {
       const admin = await requireAdmin(access, request);
       const actor = admin?.name ?? null;
