@@ -4,8 +4,7 @@
  * real bytes, not what Cairn says about them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -81,7 +80,9 @@ export async function startGcServer(database: TestDatabase, storage: StorageKind
     },
     async stop(options) {
       await server.stop(options);
-      if (!options?.keepData && ops) {
+      if (options?.keepData) return;
+      await rm(dataDir, { recursive: true, force: true });
+      if (ops) {
         await emptyPrefix(ops, prefix);
         await ops.client.close();
       }
