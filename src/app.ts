@@ -16,6 +16,7 @@ import { Metrics } from './metrics.js';
 import { buildServer, type CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
+import { SYSTEM } from './metadata/stores/audit.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
@@ -56,6 +57,8 @@ async function applySafeDefaults(config: CairnConfig, access: AccessControl, log
   if (config.auth.adminPassword) {
     const outcome = await access.accounts.ensureAdmin('admin', config.auth.adminPassword);
     logger.info({ outcome }, outcome === 'created' ? 'admin user created' : 'admin password reset');
+    const change = outcome === 'created' ? { action: 'user.create', details: { admin: true } } : { action: 'user.update', details: { passwordChanged: true, admin: true, disabled: false } };
+    await access.audit(SYSTEM, change.action, null, { ...change.details, from: 'CAIRN_ADMIN_PASSWORD' }, 'admin');
   }
   if (await access.isEnforced()) return;
   if (isLoopbackHost(config.listen.host)) {

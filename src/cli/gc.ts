@@ -10,6 +10,7 @@ import { ConfigError, type CairnConfig } from '../config/config.js';
 import { GarbageCollector, type PassReport } from '../gc/index.js';
 import { openDatabase } from '../metadata/database.js';
 import { migrate } from '../metadata/migrate.js';
+import { SYSTEM } from '../metadata/stores/audit.js';
 import { Metadata } from '../metadata/stores/index.js';
 
 export const GC_USAGE = `  gc [--dry-run] [--json]
@@ -35,7 +36,7 @@ export async function gcCommand(args: readonly string[], loadConfig: (args: stri
     const collector = new GarbageCollector(metadata, storage, config.gc, undefined, logger);
     const report = await collector.run({ trigger: 'cli', actor: null, dryRun, sweep: true });
     const { deleted: _lists, ...figures } = report;
-    await metadata.stores.audit.record({ actor: null, action: dryRun ? 'gc.dry_run' : 'gc.run', target: 'gc', details: { ...figures } });
+    await metadata.stores.audit.record({ actor: SYSTEM, action: 'gc.run', target: 'gc', details: { ...figures } });
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : describe(report));
   } finally {
     await database.db.destroy();

@@ -130,7 +130,8 @@ export interface PermissionsTable {
 export interface AuditEventsTable {
   id: Generated<number>;
   at: Timestamp;
-  actor: string | null;
+  actor: string;
+  actor_kind: 'account' | 'anonymous' | 'open' | 'system';
   action: string;
   target: string | null;
   client_ip: string | null;

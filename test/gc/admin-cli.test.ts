@@ -40,14 +40,15 @@ for (const database of testDatabases()) {
     });
 
     test('a run is audited with its actor, target and figures', async () => {
-      const run = await admin(gc.base, 'POST', '/gc/runs', { dryRun: true });
+      const run = await admin(gc.base, 'POST', '/gc/runs?dryRun=true');
       assert.equal(run.status, 200);
       assert.equal(run.json().actor, 'admin');
-      const events = (await admin(gc.base, 'GET', '/audit-events?action=gc.dry_run')).json().events as Array<{ actor: string; target: string; details: { id: number } }>;
+      const events = (await admin(gc.base, 'GET', '/audit-events?action=gc.run')).json().events as Array<{ actor: string; target: string; details: { id: number; dryRun: boolean } }>;
       assert.equal(events.length, 1);
       assert.equal(events[0]!.actor, 'admin');
       assert.equal(events[0]!.target, 'gc');
       assert.equal(events[0]!.details.id, run.json().id);
+      assert.equal(events[0]!.details.dryRun, true);
     });
 
     test('the OpenAPI document describes both routes', async () => {

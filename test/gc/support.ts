@@ -112,11 +112,8 @@ export interface RunReport {
   deleted: { manifests: Array<{ repository: string; digest: string }>; blobs: Array<{ digest: string; size: number }>; orphans: Array<{ digest: string; size: number }> };
 }
 
-export async function runGc(base: string, body?: object, headers: Record<string, string> = {}): Promise<RunReport> {
-  const response = await http('POST', `${base}/api/v1/gc/runs`, {
-    headers: { ...headers, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
+export async function runGc(base: string, options: { dryRun?: boolean } = {}, headers: Record<string, string> = {}): Promise<RunReport> {
+  const response = await http('POST', `${base}/api/v1/gc/runs${options.dryRun ? '?dryRun=true' : ''}`, { headers });
   assert.equal(response.status, 200, `POST /api/v1/gc/runs: ${response.text()}`);
   return response.json<RunReport>();
 }

@@ -1,14 +1,11 @@
 /**
  * Garbage collection in the admin API (admin only):
- *   GET  /gc        queue figures and totals over every recorded pass
- *   POST /gc/runs   runs a pass now (with a sweep of storage), answers what it did; audited
- * Schemas here validate requests, shape responses and feed the OpenAPI document (`gcPaths`).
+ *   GET  /gc                     queue figures and totals over every recorded pass
+ *   POST /gc/runs[?dryRun=true]  runs a pass now (with a sweep of storage), answers what it did;
+ *                                audited as gc.run with its figures (dryRun among them)
  */
-import type { FastifyInstance } from 'fastify';
-import type { AccessControl } from '../../auth/access-control.js';
-import type { GarbageCollector } from '../../gc/index.js';
-import { requireAdmin } from './api-auth.js';
-import { error as errorSchema } from './schemas.js';
+import type { GarbageCollector, PassReport } from '../../gc/index.js';
+import { defineRoute, type AdminRoute } from './route.js';
 
 const timestamp = { type: 'string', format: 'date-time' } as const;
 const nullableTimestamp = { type: ['string', 'null'], format: 'date-time' } as const;
@@ -22,7 +19,7 @@ const sizedDigests = {
   items: { type: 'object', properties: { digest: { type: 'string' }, size: count } },
 } as const;
 
-export const gcRunRequest = {
+export const gcRunQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -77,45 +74,37 @@ export const gcRunReport = {
   },
 } as const;
 
-export function registerGcRoutes(app: FastifyInstance, access: AccessControl, gc: GarbageCollector): void {
-  app.get('/gc', { schema: { response: { 200: gcStatus } } }, async (request) => {
-    await requireAdmin(access, request);
-    return gc.status();
-  });
-
-  app.post<{ Body: { dryRun?: boolean } | undefined }>(
-    '/gc/runs',
-    {
-      schema: { body: gcRunRequest, response: { 200: gcRunReport } },
-      // A bare POST (no body) is the common call: validate it as {}.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
-    },
-    async (request) => {
-      const admin = await requireAdmin(access, request);
-      const actor = admin?.name ?? null;
-      const report = await gc.run({ trigger: 'api', actor, dryRun: request.body?.dryRun ?? false, sweep: true });
-      const { deleted: _lists, ...figures } = report;
-      await access.audit(actor, report.dryRun ? 'gc.dry_run' : 'gc.run', request.ip, figures, 'gc');
-      return report;
-    },
-  );
-}
-
-/** The OpenAPI paths of these routes. */
-export const gcPaths = {
-  '/api/v1/gc': {
-    get: {
+export function gcRoutes(gc: GarbageCollector): AdminRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/gc',
+      operationId: 'getGcStatus',
+      tag: 'gc',
       summary: 'Garbage collection: review queues (queued, due, next due) and bytes freed in total',
-      responses: { '200': { description: 'OK', content: { 'application/json': { schema: gcStatus } } }, '401': { description: 'not authenticated', content: { 'application/json': { schema: errorSchema } } }, '403': { description: 'not an admin', content: { 'application/json': { schema: errorSchema } } } },
-    },
-  },
-  '/api/v1/gc/runs': {
-    post: {
-      summary: 'Run a garbage collection pass now (reviews due objects, follows chains, sweeps storage); audited',
-      requestBody: { required: false, content: { 'application/json': { schema: gcRunRequest } } },
-      responses: { '200': { description: 'what the pass did', content: { 'application/json': { schema: gcRunReport } } }, '400': { description: 'invalid request', content: { 'application/json': { schema: errorSchema } } }, '401': { description: 'not authenticated', content: { 'application/json': { schema: errorSchema } } }, '403': { description: 'not an admin', content: { 'application/json': { schema: errorSchema } } } },
-    },
-  },
-} as const;
+      access: 'admin',
+      schema: { response: gcStatus },
+      status: 200,
+      errors: [],
+      handler: async () => gc.status(),
+    }),
+    defineRoute<Record<string, never>, { dryRun: boolean }, undefined, PassReport>({
+      method: 'POST',
+      path: '/gc/runs',
+      operationId: 'runGc',
+      tag: 'gc',
+      summary: 'Run a garbage collection pass now in this replica (reviews due objects, follows chains, sweeps storage) and answer what it did',
+      access: 'admin',
+      schema: { querystring: gcRunQuery, response: gcRunReport },
+      status: 200,
+      errors: [],
+      handler: async ({ query, caller }) =>
+        gc.run({ trigger: 'api', actor: caller.kind === 'account' ? caller.account.name : null, dryRun: query.dryRun, sweep: true }),
+      action: 'gc.run',
+      audit: (_input, report) => {
+        const { deleted: _lists, ...figures } = report;
+        return { target: 'gc', details: figures };
+      },
+    }),
+  ];
+}
