@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
 import { createAccessControl } from './auth/index.js';
+import { ensureAdminChange } from './auth/accounts.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
 import { CacheService } from './cache/service.js';
@@ -57,7 +58,7 @@ async function applySafeDefaults(config: CairnConfig, access: AccessControl, log
   if (config.auth.adminPassword) {
     const outcome = await access.accounts.ensureAdmin('admin', config.auth.adminPassword);
     logger.info({ outcome }, outcome === 'created' ? 'admin user created' : 'admin password reset');
-    const change = outcome === 'created' ? { action: 'user.create', details: { admin: true } } : { action: 'user.update', details: { passwordChanged: true, admin: true, disabled: false } };
+    const change = ensureAdminChange(outcome);
     await access.audit(SYSTEM, change.action, null, { ...change.details, from: 'CAIRN_ADMIN_PASSWORD' }, 'admin');
   }
   if (await access.isEnforced()) return;

@@ -5,10 +5,17 @@
  */
 import type { Metadata } from '../metadata/stores/index.js';
 import type { AccountRow, PatRow } from '../metadata/stores/accounts.js';
+import { passwordProblem } from './password-policy.js';
 import { generateSecret, hashPassword, hashSecret, secretMatches, verifyPassword } from './secrets.js';
 
+/** The audit record of `ensureAdmin`'s outcome, the same wherever Cairn makes that change itself. */
+export function ensureAdminChange(outcome: 'created' | 'reset'): { action: string; details: Record<string, unknown> } {
+  return outcome === 'created'
+    ? { action: 'user.create', details: { admin: true } }
+    : { action: 'user.update', details: { passwordChanged: true, admin: true, disabled: false } };
+}
+
 export const ACCOUNT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const MIN_PASSWORD_LENGTH = 8;
 const PAT_PREFIX = 'cairn_pat_';
 // A real scrypt hash of a random password: verifying against it costs what a real check costs.
 let decoyHash: Promise<string> | undefined;
@@ -170,8 +177,8 @@ function checkName(name: string): void {
 }
 
 function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new AccountError('password_invalid', `passwords need at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (password.length > 1024) throw new AccountError('password_invalid', 'password too long');
+  const problem = passwordProblem(password);
+  if (problem) throw new AccountError('password_invalid', `password ${problem}`);
 }
 
 function toAccount(row: AccountRow): Account {

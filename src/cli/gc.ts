@@ -6,32 +6,21 @@
  */
 import pino from 'pino';
 import { createStorage, databaseConnection } from '../app.js';
-import { ConfigError, type CairnConfig } from '../config/config.js';
+import type { CairnConfig } from '../config/config.js';
 import { GarbageCollector, type PassReport } from '../gc/index.js';
 import { openDatabase } from '../metadata/database.js';
 import { migrate } from '../metadata/migrate.js';
 import { SYSTEM } from '../metadata/stores/audit.js';
 import { Metadata } from '../metadata/stores/index.js';
 
-export const GC_USAGE = `  gc [--dry-run] [--json]
-            run one garbage collection pass now (review due objects, sweep storage);
-            --dry-run reports what would be deleted, --json prints the whole report`;
-
-const OWN_FLAGS = new Set(['--dry-run', '--json']);
-
-/** `loadConfig` parses the shared options (--data-dir, --database-url, --storage, --config…). */
-export async function gcCommand(args: readonly string[], loadConfig: (args: string[]) => CairnConfig): Promise<void> {
-  const config = loadConfig(args.filter((a) => !OWN_FLAGS.has(a)));
-  const dryRun = args.includes('--dry-run');
-  const json = args.includes('--json');
+/** Runs the pass and prints its report. Storage that does not answer is an error (exit 1). */
+export async function collectGarbage(config: CairnConfig, { dryRun, json }: { dryRun: boolean; json: boolean }): Promise<void> {
   const logger = pino({ level: 'warn' }, pino.destination(2));
   const database = await openDatabase(databaseConnection(config));
   const storage = createStorage(config, logger);
   try {
     await migrate(database);
-    await storage.check().catch((error: unknown) => {
-      throw new ConfigError(`storage not usable: ${(error as Error).message}`);
-    });
+    await storage.check();
     const metadata = new Metadata(database.db);
     const collector = new GarbageCollector(metadata, storage, config.gc, undefined, logger);
     const report = await collector.run({ trigger: 'cli', actor: null, dryRun, sweep: true });

@@ -11,7 +11,9 @@
  * (Hand-written: five units and one regular expression, where a library would add a dependency
  * to every install for the same.)
  */
-import { ConfigError } from './config.js';
+import { ConfigError } from './errors.js';
+import type { SettingKey } from './settings.js';
+import { invalid, type SettingsReader } from './values.js';
 
 export interface GcConfig {
   readonly reviewDelayMs: number;
@@ -20,30 +22,30 @@ export interface GcConfig {
   readonly sweepIntervalMs: number;
 }
 
-export interface GcInput {
-  gcReviewDelay?: string | number;
-  gcInterval?: string | number;
-  gcSweepInterval?: string | number;
-}
-
 const DEFAULTS = { gcReviewDelay: '24h', gcInterval: '5m', gcSweepInterval: '24h' } as const;
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-export function gcFromEnvironment(env: NodeJS.ProcessEnv): GcInput {
+export function resolveGc(settings: SettingsReader): GcConfig {
+  const reviewDelayMs = duration(settings, 'gcReviewDelay', DEFAULTS.gcReviewDelay, 1_000);
   return {
-    gcReviewDelay: env.CAIRN_GC_REVIEW_DELAY,
-    gcInterval: env.CAIRN_GC_INTERVAL,
-    gcSweepInterval: env.CAIRN_GC_SWEEP_INTERVAL,
+    reviewDelayMs,
+    intervalMs: duration(settings, 'gcInterval', DEFAULTS.gcInterval, 0),
+    sweepIntervalMs: duration(settings, 'gcSweepInterval', DEFAULTS.gcSweepInterval, 1),
   };
 }
 
-export function resolveGc(pick: <K extends keyof GcInput>(key: K) => GcInput[K]): GcConfig {
-  const reviewDelayMs = parseDuration('gcReviewDelay', pick('gcReviewDelay') ?? DEFAULTS.gcReviewDelay);
-  if (reviewDelayMs < 1_000) throw new ConfigError('gcReviewDelay must be at least 1s');
-  const sweepIntervalMs = parseDuration('gcSweepInterval', pick('gcSweepInterval') ?? DEFAULTS.gcSweepInterval);
-  if (sweepIntervalMs <= 0) throw new ConfigError('gcSweepInterval must be more than 0');
-  return { reviewDelayMs, intervalMs: parseDuration('gcInterval', pick('gcInterval') ?? DEFAULTS.gcInterval), sweepIntervalMs };
+function duration(settings: SettingsReader, key: SettingKey & `gc${string}`, fallback: string, minMs: number): number {
+  const picked = settings.pick(key);
+  if (!picked) return parseDuration(key, fallback);
+  let ms: number;
+  try {
+    ms = parseDuration(key, String(picked.value));
+  } catch {
+    throw invalid(picked, key, 'is not a duration like 90s, 5m or 24h');
+  }
+  if (ms < minMs) throw invalid(picked, key, minMs >= 1_000 ? `is less than ${minMs / 1_000}s` : 'is not more than 0');
+  return ms;
 }
 
 /** `90s` → 90000. Throws ConfigError naming the setting for anything else. */

@@ -92,7 +92,7 @@ for (const database of testDatabases()) {
         const bad = cairn(args, { ...env, CAIRN_GC_REVIEW_DELAY: 'soon' });
         assert.equal(bad.status, 2);
         assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
-        assert.match(bad.stderr, /gcReviewDelay must be a duration/);
+        assert.match(bad.stderr, /CAIRN_GC_REVIEW_DELAY: "soon" is not a duration/);
       } finally {
         // Stopping again (after keepData) removes the data dir, database and S3 prefix.
         await gc.stop();
