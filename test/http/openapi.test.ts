@@ -179,6 +179,7 @@ describeOnEachDatabase(
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/team/nothing/cache-settings' },
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/Team/Cache/cache-settings' },
         { operationId: 'putCacheSettings', method: 'PUT', path: '/repositories/Team/Cache/cache-settings', body: json({ branchPattern: null, mergeTags: [], fallbackTags: [] }) },
+        { operationId: 'runGc', method: 'POST', path: '/gc/runs?dryRun=maybe' },
       ];
       for (const c of domain) await send({ ...c, who: asAdmin });
 
