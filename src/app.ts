@@ -105,7 +105,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
     () => logger.info({ storage: storage.kind }, 'storage ready'),
     (err: unknown) => logger.error({ reason: (err as Error).message }, 'storage not ready'),
   );
-  const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount });
+  const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount, deletes: config.deletes });
   const access = await createAccessControl(metadata, config.auth);
   await applySafeDefaults(config, access, logger);
   const metrics = new Metrics();

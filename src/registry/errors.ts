@@ -135,6 +135,48 @@ export class UnsupportedError extends RegistryError {
   }
 }
 
+/**
+ * A blob delete refused because a manifest of the repository still references the blob: deleting
+ * it would leave that image unpullable. 405 UNSUPPORTED on the wire, the spec's answer for a
+ * delete the registry will not do (see README "Deletes").
+ */
+export class BlobInUseError extends RegistryError {
+  constructor(digest: string, user: { manifest: string; tag: string | null; manifests: number }) {
+    const by = user.tag === null ? `manifest ${user.manifest} (untagged)` : `manifest ${user.manifest} (tag ${user.tag})`;
+    const others = user.manifests > 1 ? ` and ${user.manifests - 1} other manifest${user.manifests > 2 ? 's' : ''}` : '';
+    super('unsupported', `blob ${digest} is referenced by ${by}${others}: delete the manifest first`, {
+      digest,
+      manifest: user.manifest,
+      tag: user.tag,
+      manifests: user.manifests,
+    });
+  }
+}
+
+/**
+ * A manifest delete refused because an index of the repository lists the manifest (a platform of
+ * a multi-platform image): the index would still be served but could no longer be pulled whole.
+ */
+export class ManifestInUseError extends RegistryError {
+  constructor(digest: string, user: { index: string; tag: string | null; indexes: number }) {
+    const by = user.tag === null ? `index ${user.index} (untagged)` : `index ${user.index} (tag ${user.tag})`;
+    const others = user.indexes > 1 ? ` and ${user.indexes - 1} other ${user.indexes > 2 ? 'indexes' : 'index'}` : '';
+    super('unsupported', `manifest ${digest} is listed by ${by}${others}: delete the index first`, {
+      digest,
+      index: user.index,
+      tag: user.tag,
+      indexes: user.indexes,
+    });
+  }
+}
+
+/** A DELETE on a registry started with deletes turned off (`CAIRN_DELETES=false`). */
+export class DeletesDisabledError extends RegistryError {
+  constructor(what: 'blob' | 'manifest' | 'tag') {
+    super('unsupported', `${what} deletes are disabled on this registry`);
+  }
+}
+
 export class PaginationInvalidError extends RegistryError {
   constructor(message: string) {
     super('pagination_invalid', message);

@@ -7,11 +7,13 @@ import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/mani
 import { isValidTag } from '../oci/name.js';
 import { isForeignKeyViolation } from '../metadata/errors.js';
 import type { Metadata } from '../metadata/stores/index.js';
-import type { ManifestRow } from '../metadata/stores/manifests.js';
+import { ReferencesMissingError, type ManifestRow } from '../metadata/stores/manifests.js';
 import { requireDigest } from './blobs.js';
 import {
+  DeletesDisabledError,
   DigestInvalidError,
   ManifestBlobUnknownError,
+  ManifestInUseError,
   ManifestInvalidError,
   ManifestNotFoundError,
   TagInvalidError,
@@ -78,6 +80,11 @@ export interface TagPolicy {
   fallbackTags(repository: string, repositoryId: number, tag: string): Promise<string[]>;
 }
 
+export interface ManifestServiceOptions {
+  /** false: manifest and tag deletes are refused (`DeletesDisabledError`). */
+  readonly deletes: boolean;
+}
+
 export class ManifestService {
   private readonly listeners: ManifestPushListener[] = [];
   private tagPolicy: TagPolicy | undefined;
@@ -93,6 +100,7 @@ export class ManifestService {
     private readonly metadata: Metadata,
     private readonly repositories: Repositories,
     private readonly pulls: PullRecorder,
+    private readonly options: ManifestServiceOptions = { deletes: true },
   ) {}
 
   onPush(listener: ManifestPushListener): void {
@@ -136,12 +144,11 @@ export class ManifestService {
     const repositoryId = await this.repositories.findOrCreate(name);
     const tag = byDigest ? undefined : reference;
     const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
-    // The references are checked, then the manifest stored, in two statements: a transaction
-    // around them would add two round trips and no guarantee (at READ COMMITTED a blob can be
-    // unlinked between the two either way).
-    // Garbage collection may delete a referenced blob or child manifest (or this very manifest,
-    // untagged and old) between the check and the insert; the insert's foreign keys then refuse
-    // it (src/gc/index.ts) and one more check tells what is really missing.
+    // The references are checked, then the manifest stored. The store locks the blob links and
+    // child manifests it records and stores nothing if one went in between (a concurrent delete),
+    // so a stored manifest never names something its repository has lost. Garbage collection may
+    // also delete this very manifest (untagged and old) or a blob row between the two; a foreign
+    // key then refuses the statement (src/gc/index.ts) and one more check tells what is missing.
     const store = async () => {
       const refs = await this.resolveReferences(repositoryId, manifest);
       return this.metadata.stores.manifests.insert(
@@ -160,7 +167,11 @@ export class ManifestService {
         },
         // A tag the policy may steer is written after the policy has spoken.
         steered ? undefined : tag,
-      );
+      ).catch((error: unknown) => {
+        if (!(error instanceof ReferencesMissingError)) throw error;
+        const gone = error.blobs[0] ?? refs.digestOfManifest.get(error.manifestIds[0]!);
+        throw new ManifestBlobUnknownError(gone ?? 'a reference deleted during the push');
+      });
     };
     let id: number;
     try {
@@ -181,8 +192,12 @@ export class ManifestService {
     return { digest, manifest, ...(targetId !== undefined && target !== digest ? { taggedDigest: target } : {}) };
   }
 
-  /** Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags. */
+  /**
+   * Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags,
+   * unless an index of the repository lists it (`ManifestInUseError`: delete the index first).
+   */
   async delete(name: string, reference: string): Promise<void> {
+    if (!this.options.deletes) throw new DeletesDisabledError(isDigestReference(reference) ? 'manifest' : 'tag');
     const repositoryId = await this.repositories.find(name);
     if (repositoryId === undefined) throw new ManifestNotFoundError(reference);
     if (!isDigestReference(reference)) {
@@ -193,8 +208,10 @@ export class ManifestService {
     const digest = requireDigest(reference);
     const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest.value);
     if (!row) throw new ManifestNotFoundError(reference);
-    await this.metadata.stores.manifests.delete(row.id);
+    const outcome = await this.metadata.stores.manifests.deleteUnreferenced(row.id);
+    if (outcome.kind === 'referenced') throw new ManifestInUseError(digest.value, outcome);
     this.byDigest.delete(repositoryKey(repositoryId, digest.value));
+    if (outcome.kind === 'absent') throw new ManifestNotFoundError(reference);
   }
 
   /** Drops a manifest deleted behind the service's back (garbage collection) from its cache. */
@@ -240,7 +257,10 @@ export class ManifestService {
    * index entries are usually manifests, but BuildKit's legacy cache index lists blobs there, so
    * an entry may be either.
    */
-  private async resolveReferences(repositoryId: number, manifest: ParsedManifest): Promise<{ blobs: string[]; manifests: number[] }> {
+  private async resolveReferences(
+    repositoryId: number,
+    manifest: ParsedManifest,
+  ): Promise<{ blobs: string[]; manifests: number[]; digestOfManifest: Map<number, string> }> {
     const { stores } = this.metadata;
     const wanted: Descriptor[] = manifest.kind === 'image' ? [manifest.config!, ...manifest.layers] : [...manifest.manifests];
     const digests = [...new Set(wanted.map((d) => d.digest.value))];
@@ -251,7 +271,11 @@ export class ManifestService {
       const known = linked.has(d.digest.value) || manifestIds.has(d.digest.value);
       if (!known && !NON_DISTRIBUTABLE.test(d.mediaType)) throw new ManifestBlobUnknownError(d.digest.value);
     }
-    return { blobs: digests.filter((d) => linked.has(d) && !manifestIds.has(d)), manifests: [...manifestIds.values()] };
+    return {
+      blobs: digests.filter((d) => linked.has(d) && !manifestIds.has(d)),
+      manifests: [...manifestIds.values()],
+      digestOfManifest: new Map([...manifestIds].map(([digest, id]) => [id, digest])),
+    };
   }
 }
 
