@@ -36,7 +36,10 @@
  *   .link selects the row FOR KEY SHARE). Either the collector locked the row first — then the
  *   push waits, finds the row gone, and a mount answers "not mounted" (the client uploads) while
  *   an upload records the blob afresh — or the push locked it first and the collector skips it.
- * Manifest PUT: its manifest_blobs and manifest_references inserts take FOR KEY SHARE on each
+ * Manifest PUT: it locks the repository links of its blobs FOR KEY SHARE, so the collector locks
+ *   a blob's links too (SKIP LOCKED) and skips the blob when a PUT holds one; otherwise the PUT
+ *   could wait for the blob row while the collector's cascade waits for the link (a deadlock).
+ *   Its manifest_blobs and manifest_references inserts take FOR KEY SHARE on each
  *   referenced blob and child manifest (F1). If the collector deleted one first, the insert fails
  *   (F3) and ManifestService retries once from the reference check, which then reports
  *   MANIFEST_BLOB_UNKNOWN if the blob really is gone — the push is refused, nothing points at

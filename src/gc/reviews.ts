@@ -68,6 +68,7 @@ export async function reviewBlob(ctx: ReviewContext, target: BlobTarget): Promis
       const digest = 'digest' in target ? ((await gc.claimBlobReview(target.digest)) ? target.digest : undefined) : await gc.takeDueBlob(ctx.now, target.skip);
       if (digest === undefined) return { outcome: 'none' };
       const blob = await gc.lockBlob(digest);
+      if (blob && !(await gc.lockBlobLinks(digest))) return { outcome: 'busy', digest };
       if (!blob) {
         if (await gc.blobExists(digest)) return { outcome: 'busy', digest };
         // No row: nothing for this queue to do. Bytes without a row are the sweep's business.

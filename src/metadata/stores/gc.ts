@@ -190,6 +190,17 @@ export class GcStore {
     return rows[0];
   }
 
+  /**
+   * After `lockBlob`: locks the blob's repository links too, skipping any a push holds (a manifest
+   * PUT locks the links it records, FOR KEY SHARE). False when one is held: deleting the blob
+   * would then wait for that push while it waits for the blob row — the collector skips instead.
+   */
+  async lockBlobLinks(digest: string): Promise<boolean> {
+    const locked = await sql`SELECT repository_id FROM repository_blobs WHERE blob_digest = ${digest} FOR UPDATE SKIP LOCKED`.execute(this.db);
+    const all = await this.db.selectFrom('repository_blobs').select((eb) => eb.fn.countAll<number>().as('n')).where('blob_digest', '=', digest).executeTakeFirstOrThrow();
+    return locked.rows.length === Number(all.n);
+  }
+
   async blobExists(digest: string): Promise<boolean> {
     return (await this.db.selectFrom('blobs').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
   }
