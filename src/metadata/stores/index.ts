@@ -7,9 +7,11 @@ import type { Database } from '../schema.js';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
+import { BranchStore } from './branches.js';
 import { CacheStore } from './caches.js';
 import { ManifestStore } from './manifests.js';
 import { PermissionStore } from './permissions.js';
+import { RetentionStore } from './retention.js';
 import { RepositoryStore } from './repositories.js';
 import { TagStore } from './tags.js';
 import { UploadSessionStore } from './uploads.js';
@@ -24,6 +26,8 @@ export interface Stores {
   readonly permissions: PermissionStore;
   readonly audit: AuditStore;
   readonly caches: CacheStore;
+  readonly retention: RetentionStore;
+  readonly branches: BranchStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -37,6 +41,8 @@ export function storesFor(db: Kysely<Database>): Stores {
     permissions: new PermissionStore(db),
     audit: new AuditStore(db),
     caches: new CacheStore(db),
+    retention: new RetentionStore(db),
+    branches: new BranchStore(db),
   };
 }
 

@@ -116,6 +116,20 @@ export class ManifestStore {
     await this.db.deleteFrom('manifests').where('id', '=', id).execute();
   }
 
+  /**
+   * Deletes the manifest only if no tag and no index points at it — checked in the same
+   * statement, so a tag pushed meanwhile keeps it.
+   */
+  async deleteIfUnreferenced(id: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('manifests')
+      .where('id', '=', id)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('tags').select('name').where('manifest_id', '=', id))))
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('manifest_references').select('parent_id').where('child_id', '=', id))))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
   /** Manifests in the repository whose subject is `digest`, optionally of one artifact type. */
   async referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestSummary[]> {
     let query = this.db
