@@ -2,6 +2,8 @@
  * The composition root: the only place that creates concrete stores and services and wires them
  * into the HTTP server. Everything else receives what it uses.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
@@ -20,10 +22,16 @@ import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FilesystemBlobStore } from './storage/filesystem/filesystem-store.js';
 import { S3BlobStore } from './storage/s3/s3-store.js';
+import { BranchLifecycle } from './retention/branches.js';
+import { RetentionMetrics } from './retention/metrics.js';
+import { RetentionScheduler } from './retention/scheduler.js';
+import { RetentionService } from './retention/service.js';
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
 const CACHE_DIGESTS_REFRESH_MS = 30_000;
+/** How often each replica looks for due retention policies (one cheap indexed query). */
+const RETENTION_TICK_MS = 5_000;
 
 export interface App {
   readonly server: CairnServer;
@@ -69,6 +77,44 @@ async function applySafeDefaults(config: CairnConfig, access: AccessControl, log
   logger.warn({ host: config.listen.host }, 'no admin configured: OPEN registry on a non-loopback address (--allow-open)');
 }
 
+/** Retention over the registry's services: the same for the server and for `cairn retention`. */
+export function createRetention(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, config: CairnConfig) {
+  const retention = new RetentionService({
+    metadata,
+    manifests: registry.manifests,
+    metrics: new RetentionMetrics(metrics.registry),
+    logger,
+    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  });
+  const branches = new BranchLifecycle({
+    metadata,
+    repositories: registry.repositories,
+    secrets: { ...(config.webhooks.githubSecret ? { github: config.webhooks.githubSecret } : {}), ...(config.webhooks.gitlabToken ? { gitlab: config.webhooks.gitlabToken } : {}) },
+    logger,
+  });
+  return { retention, branches };
+}
+
+/**
+ * Everything `cairn retention` needs, in-process (no HTTP): the database, the registry services
+ * (deletes go through them, so the GC triggers fire), retention. Blob bytes are never read.
+ */
+export async function openRetention(config: CairnConfig, logger: Logger): Promise<{ retention: RetentionService; close(): Promise<void> }> {
+  const database = await openDatabase(databaseConnection(config));
+  await migrate(database);
+  const metadata = new Metadata(database.db);
+  const storage = createStorage(config, logger);
+  const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount });
+  const { retention } = createRetention(metadata, registry, new Metrics(), logger, config);
+  return {
+    retention,
+    async close() {
+      await metadata.destroy();
+      await storage.close?.();
+    },
+  };
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -81,7 +127,7 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     // Defence in depth: even if a header object is logged by mistake, credentials are not.
-    redact: ['req.headers.authorization', 'headers.authorization', 'password', 'token', 'databaseUrl', 'secretAccessKey', 'sessionToken'],
+    redact: ['req.headers.authorization', 'headers.authorization', 'password', 'token', 'databaseUrl', 'secretAccessKey', 'sessionToken', 'githubSecret', 'gitlabToken'],
   });
 }
 
@@ -106,12 +152,17 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
   const metrics = new Metrics();
   const caches = await startCacheAwareness(metadata, registry, metrics, logger, config.cacheMergePatterns);
   registry.pulls.start(PULL_FLUSH_MS);
+  const { retention, branches } = createRetention(metadata, registry, metrics, logger, config);
+  const scheduler = new RetentionScheduler(metadata, retention, logger);
+  scheduler.start(RETENTION_TICK_MS);
 
   const server = await buildServer({
     registry,
     access,
     caches: caches.service,
     metrics,
+    retention,
+    branches,
     logger,
     maxManifestBytes: config.maxManifestBytes,
     ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),
@@ -139,6 +190,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
     },
     async close() {
       clearInterval(sweep);
+      await scheduler.stop();
       await server.close();
       await registry.pulls.stop();
       await caches.imports.stop();

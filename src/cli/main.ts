@@ -9,6 +9,7 @@ import { AccountError, AccountService } from '../auth/accounts.js';
 import { openDatabase } from '../metadata/database.js';
 import { Metadata } from '../metadata/stores/index.js';
 import { migrate } from '../metadata/migrate.js';
+import { RETENTION_USAGE, retentionCommand } from './retention.js';
 
 const USAGE = `usage: cairn <command> [options]
 
@@ -18,6 +19,7 @@ commands:
   admin create [--name NAME]
             create an admin user (or reset its password); the password comes from
             CAIRN_ADMIN_PASSWORD or, when that is unset, from standard input
+${RETENTION_USAGE}
   help      show this text
 
 options (also from the environment or a JSON config file):
@@ -53,6 +55,7 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   if (command === 'admin') return adminCommand(rest);
+  if (command === 'retention') return retentionCommand(rest, CONFIG_OPTIONS, configFrom);
   const config = loadConfig(rest);
   if (command === 'serve') return serve(config);
   if (command === 'migrate') return runMigrations(config);

@@ -30,6 +30,8 @@ export interface CairnConfig {
   readonly cacheMergePatterns: readonly string[];
   /** Where blob bytes live: under `dataDir`, or in an S3 bucket (storage.ts). */
   readonly storage: StorageConfig;
+  /** Shared secrets of the Git forge webhook receivers; a receiver without one answers 404. Never logged. */
+  readonly webhooks: { readonly githubSecret?: string; readonly gitlabToken?: string };
 }
 
 export interface AuthConfig {
@@ -63,6 +65,8 @@ export interface ConfigInput extends StorageInput {
   adminPassword?: string;
   maxFailedLogins?: number | string;
   cacheMerge?: string | string[];
+  githubWebhookSecret?: string;
+  gitlabWebhookToken?: string;
 }
 
 export class ConfigError extends Error {}
@@ -96,6 +100,8 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
     adminPassword: env.CAIRN_ADMIN_PASSWORD,
     maxFailedLogins: env.CAIRN_MAX_FAILED_LOGINS,
     cacheMerge: env.CAIRN_CACHE_MERGE,
+    githubWebhookSecret: env.CAIRN_GITHUB_WEBHOOK_SECRET,
+    gitlabWebhookToken: env.CAIRN_GITLAB_WEBHOOK_TOKEN,
   };
 }
 
@@ -121,6 +127,8 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
   const externalUrl = pick('externalUrl');
   const tokenKeyFile = pick('tokenKeyFile');
   const adminPassword = pick('adminPassword');
+  const githubSecret = pick('githubWebhookSecret');
+  const gitlabToken = pick('gitlabWebhookToken');
   return {
     listen: parseListen(pick('listen') ?? DEFAULTS.listen),
     dataDir,
@@ -141,6 +149,7 @@ export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
     },
     cacheMergePatterns: globList(pick('cacheMerge')),
     storage: resolveStorage(pick),
+    webhooks: { ...(githubSecret ? { githubSecret } : {}), ...(gitlabToken ? { gitlabToken } : {}) },
   };
 }
 
@@ -181,6 +190,7 @@ export function describeConfig(config: CairnConfig): Record<string, unknown> {
     databaseUrl: config.databaseUrl ? maskPassword(config.databaseUrl) : 'embedded (PGlite)',
     auth: { ...auth, adminPassword: adminPassword ? '(set)' : '(not set)' },
     storage: describeStorage(config.storage),
+    webhooks: { github: config.webhooks.githubSecret ? '(set)' : '(not set)', gitlab: config.webhooks.gitlabToken ? '(set)' : '(not set)' },
   };
 }
 

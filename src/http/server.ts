@@ -8,6 +8,8 @@ import type { Registry } from '../registry/index.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { CacheService } from '../cache/service.js';
 import type { Metrics } from '../metrics.js';
+import type { BranchLifecycle } from '../retention/branches.js';
+import type { RetentionService } from '../retention/service.js';
 import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
 import { realmFor } from './auth/challenge.js';
@@ -19,6 +21,8 @@ export interface ServerDeps {
   readonly access: AccessControl;
   readonly caches: CacheService;
   readonly metrics: Metrics;
+  readonly retention: RetentionService;
+  readonly branches: BranchLifecycle;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
   readonly logger: Logger;
@@ -74,7 +78,7 @@ export async function buildServer(deps: ServerDeps) {
     externalUrl: deps.externalUrl,
   });
   await app.register(tokenEndpoint, { access: deps.access, realm: (request) => realmFor(request, deps.externalUrl) });
-  await app.register(adminApi, { prefix: '/api/v1', access: deps.access, caches: deps.caches, repositories: deps.registry.repositories });
+  await app.register(adminApi, { prefix: '/api/v1', access: deps.access, caches: deps.caches, repositories: deps.registry.repositories, retention: deps.retention, branches: deps.branches });
   app.get('/metrics', async (request, reply) => {
     // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.
     if (!isLoopback(request.ip) && (await deps.access.isEnforced())) {

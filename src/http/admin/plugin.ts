@@ -9,7 +9,14 @@ import type { AccessControl } from '../../auth/access-control.js';
 import { AccountError, type Account } from '../../auth/accounts.js';
 import { isValidPattern } from '../../auth/patterns.js';
 import { AdminError, requireAdmin } from './api-auth.js';
+import { registerBranchRoutes } from './branches.js';
 import { registerCacheRoutes } from './caches.js';
+import { registerHookRoutes } from './hooks.js';
+import { registerRetentionRoutes } from './retention.js';
+import { RETENTION_WIRE_ERRORS } from './retention-errors.js';
+import { RetentionError } from '../../retention/errors.js';
+import type { BranchLifecycle } from '../../retention/branches.js';
+import type { RetentionService } from '../../retention/service.js';
 import { CacheNotFoundError, CacheSettingsError, type CacheService } from '../../cache/service.js';
 import { RegistryError } from '../../registry/errors.js';
 import type { Repositories } from '../../registry/repositories.js';
@@ -20,6 +27,8 @@ export interface AdminApiOptions {
   readonly access: AccessControl;
   readonly caches: CacheService;
   readonly repositories: Repositories;
+  readonly retention: RetentionService;
+  readonly branches: BranchLifecycle;
 }
 
 declare module 'fastify' {
@@ -29,10 +38,13 @@ declare module 'fastify' {
   }
 }
 
-export async function adminApi(app: FastifyInstance, { access, caches, repositories }: AdminApiOptions): Promise<void> {
+export async function adminApi(app: FastifyInstance, { access, caches, repositories, retention, branches }: AdminApiOptions): Promise<void> {
   app.setErrorHandler(adminErrorHandler);
   app.get('/openapi.json', async () => openApiDocument);
   registerCacheRoutes(app, access, caches, repositories);
+  registerBranchRoutes(app, access, branches);
+  registerRetentionRoutes(app, access, retention, branches);
+  registerHookRoutes(app, branches);
 
   app.register(async (secured) => {
     secured.addHook('preHandler', async (request) => {
@@ -132,6 +144,7 @@ function adminErrorHandler(error: FastifyError | Error, request: FastifyRequest,
     if (error.status === 401) reply.header('www-authenticate', 'Basic realm="cairn admin"');
     return send(error.status, error.code, error.message);
   }
+  if (error instanceof RetentionError) return send(RETENTION_WIRE_ERRORS[error.kind].status, RETENTION_WIRE_ERRORS[error.kind].code, error.message);
   if (error instanceof CacheNotFoundError) return send(404, 'not_found', error.message);
   if (error instanceof CacheSettingsError) return send(400, 'invalid_request', error.message);
   if (error instanceof RegistryError && (error.kind === 'name_invalid' || error.kind === 'name_unknown')) {
