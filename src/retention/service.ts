@@ -241,8 +241,19 @@ export class RetentionService {
 }
 
 function storedPolicy(row: PolicyRow): StoredPolicy {
-  const definition = row.definition as unknown as Omit<RetentionPolicy, 'name' | 'intervalSeconds'>;
-  return { ...definition, name: row.name, intervalSeconds: row.interval_seconds, nextRunAt: row.next_run_at, createdAt: row.created_at, updatedAt: row.updated_at };
+  const d = row.definition as unknown as Omit<RetentionPolicy, 'name' | 'intervalSeconds'>;
+  return {
+    name: row.name,
+    repositories: d.repositories,
+    tags: d.tags,
+    protect: d.protect,
+    keep: d.keep,
+    delete: d.delete,
+    intervalSeconds: row.interval_seconds,
+    nextRunAt: row.next_run_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
 }
 
 function runView(row: RunRow): Run {

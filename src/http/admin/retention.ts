@@ -20,6 +20,10 @@ export function registerRetentionRoutes(app: FastifyInstance, access: AccessCont
     });
     const audit = (request: FastifyRequest, action: string, target: string, details: Record<string, unknown> = {}) =>
       access.audit(request.admin?.name ?? null, action, request.ip, details, target);
+    // POST /retention/plan and /retention/runs without a body mean every policy.
+    scope.addHook('preValidation', async (request) => {
+      if (request.method === 'POST' && request.body === undefined) request.body = {};
+    });
     const nameParams = { type: 'object', properties: { name: s.policyName } } as const;
 
     scope.get('/retention/policies', async () => ({ policies: await retention.policies() }));
