@@ -13,6 +13,7 @@ import type { AccessControl } from '../../auth/access-control.js';
 import type { BranchLifecycle } from '../../retention/branches.js';
 import { BranchInvalidError } from '../../retention/errors.js';
 import { requireAdmin } from './api-auth.js';
+import { strictValidation } from './strict-validation.js';
 import * as s from './retention-schemas.js';
 
 const SUBRESOURCE = 'repositorySubresource';
@@ -37,6 +38,7 @@ export function registerBranchRoutes(app: FastifyInstance, access: AccessControl
   const constraints = { [SUBRESOURCE]: 'branches' };
 
   app.register(async (scope) => {
+    strictValidation(scope);
     scope.addHook('preHandler', async (request) => {
       request.admin = await requireAdmin(access, request);
     });
@@ -48,7 +50,7 @@ export function registerBranchRoutes(app: FastifyInstance, access: AccessControl
     });
     scope.put<{ Body: { state?: 'live' | 'gone'; live?: string[] } }>(
       '/repositories/*',
-      { constraints, schema: { body: { anyOf: [s.branchState, s.branchSync] } } },
+      { constraints, schema: { body: s.branchBody } },
       async (request) => {
         const { repository, branch } = branchPath(request);
         const actor = request.admin?.name ?? null;

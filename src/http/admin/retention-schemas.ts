@@ -8,13 +8,23 @@ const globs = (description: string) => ({ type: 'array', maxItems: 100, items: {
 
 export const policyName = { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$' } as const;
 
+// One object schema with if/then, not oneOf: Fastify's Ajv removes additional properties, and
+// each failing oneOf branch would strip the fields the matching one needs.
 export const tagSelector = {
-  oneOf: [
-    { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { enum: ['all', 'cache'] } } },
-    { type: 'object', required: ['kind', 'patterns'], additionalProperties: false, properties: { kind: { const: 'glob' }, patterns: { ...globs('tag globs; * matches any run of characters'), minItems: 1 } } },
-    { type: 'object', required: ['kind', 'pattern'], additionalProperties: false, properties: { kind: { const: 'regex' }, pattern: { type: 'string', minLength: 1, maxLength: 200 } } },
+  type: 'object',
+  required: ['kind'],
+  additionalProperties: false,
+  properties: {
+    kind: { enum: ['all', 'cache', 'glob', 'regex'] },
+    patterns: { ...globs('kind glob: tag globs; * matches any run of characters'), minItems: 1 },
+    pattern: { type: 'string', minLength: 1, maxLength: 200, description: 'kind regex: a regular expression over the tag' },
+  },
+  allOf: [
+    { if: { properties: { kind: { const: 'glob' } } }, then: { required: ['patterns'], not: { required: ['pattern'] } } },
+    { if: { properties: { kind: { const: 'regex' } } }, then: { required: ['pattern'], not: { required: ['patterns'] } } },
+    { if: { properties: { kind: { enum: ['all', 'cache'] } } }, then: { not: { anyOf: [{ required: ['pattern'] }, { required: ['patterns'] }] } } },
   ],
-  description: 'which tags the policy judges: all, cache (the BuildKit cache index\'s tags), glob patterns or a regular expression; default cache',
+  description: "which tags the policy judges: all, cache (the BuildKit cache index's tags), glob patterns or a regular expression; default cache",
 } as const;
 
 export const policyBody = {
@@ -79,18 +89,16 @@ export const runsQuery = {
   },
 } as const;
 
-export const branchState = {
+/** PUT …/branches/<branch> takes {"state"}; PUT …/branches takes {"live"} (one schema: see tagSelector). */
+export const branchBody = {
   type: 'object',
-  required: ['state'],
   additionalProperties: false,
-  properties: { state: { enum: ['live', 'gone'] } },
-} as const;
-
-export const branchSync = {
-  type: 'object',
-  required: ['live'],
-  additionalProperties: false,
-  properties: { live: { type: 'array', maxItems: 10000, items: { type: 'string', minLength: 1, maxLength: 255 }, description: 'every live branch; every other known branch becomes gone' } },
+  minProperties: 1,
+  maxProperties: 1,
+  properties: {
+    state: { enum: ['live', 'gone'], description: 'PUT …/branches/<branch>' },
+    live: { type: 'array', maxItems: 10000, items: { type: 'string', minLength: 1, maxLength: 255 }, description: 'PUT …/branches: every live branch; every other known branch becomes gone' },
+  },
 } as const;
 
 export const gitMapping = {

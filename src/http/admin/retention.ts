@@ -11,10 +11,12 @@ import type { BranchLifecycle } from '../../retention/branches.js';
 import type { PolicyInput } from '../../retention/policy.js';
 import type { Plan, RetentionService } from '../../retention/service.js';
 import { requireAdmin } from './api-auth.js';
+import { strictValidation } from './strict-validation.js';
 import * as s from './retention-schemas.js';
 
 export function registerRetentionRoutes(app: FastifyInstance, access: AccessControl, retention: RetentionService, lifecycle: BranchLifecycle): void {
   app.register(async (scope) => {
+    strictValidation(scope);
     scope.addHook('preHandler', async (request) => {
       request.admin = await requireAdmin(access, request);
     });
