@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 document of the admin API, served at GET /api/v1/openapi.json. */
+import * as r from './retention-schemas.js';
 import * as s from './schemas.js';
 
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -55,6 +56,46 @@ export const openApiDocument = {
       parameters: [nameParam('name')],
       get: op('Branch pattern, merge-enabled tag globs and fallback tags'),
       put: op('Set them (admin)', body(s.cacheSettings)),
+    },
+    '/api/v1/retention/policies': { get: op('Retention policies') },
+    '/api/v1/retention/policies/{name}': {
+      parameters: [nameParam('name')],
+      get: op('One retention policy'),
+      put: op('Create (201) or replace (200) a retention policy; unknown properties are refused', body(r.policyBody)),
+      delete: op('Delete a retention policy'),
+    },
+    '/api/v1/retention/plan': {
+      post: op('Dry run of one policy ({"policy"}) or all ({}): every decision with its rule and reason, and the exact bytes and blobs no manifest would name any more', {
+        ...body(r.planBody),
+        responses: { '200': { description: 'the plan', ...json(r.planResponse) }, ...errors },
+      }),
+    },
+    '/api/v1/retention/runs': {
+      post: op('Apply one policy or all now (201; 409 while the policy runs elsewhere)', body(r.planBody)),
+      get: op('Run history, newest first', { parameters: Object.entries(r.runsQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })) }),
+    },
+    '/api/v1/retention/runs/{id}': { parameters: [nameParam('id')], get: op('One run: what it deleted, by which rule, and the bytes it left unreferenced') },
+    '/api/v1/retention/git-mappings': { get: op('Git repository → Cairn repositories mappings used by the webhooks') },
+    '/api/v1/retention/git-mappings/{gitRepository}': {
+      parameters: [nameParam('gitRepository')],
+      put: op('Map a Git repository (owner/name, group/sub/name) to Cairn repositories', body(r.gitMapping)),
+      delete: op('Remove a mapping'),
+    },
+    '/api/v1/repositories/{name}/branches': {
+      parameters: [nameParam('name')],
+      get: op('Branches: from cache tags and recorded states (live or gone, since when, set by whom)'),
+      put: op('Sync: {"live":[…]}; every other known branch becomes gone', body(r.branchBody)),
+    },
+    '/api/v1/repositories/{name}/branches/{branch}': {
+      parameters: [nameParam('name'), nameParam('branch')],
+      get: op('One branch'),
+      put: op('{"state":"gone"} or {"state":"live"}; a Git-form name (feature/x) is sanitised like CI does', body(r.branchBody)),
+    },
+    '/api/v1/hooks/github': {
+      post: op('GitHub webhook (X-Hub-Signature-256 over the raw body; delete of a branch, pull_request closed, create of a branch). 200 applied, 202 ignored (replay, unmapped), 204 unhandled event, 401 bad signature', { security: [] }),
+    },
+    '/api/v1/hooks/gitlab': {
+      post: op('GitLab webhook (X-Gitlab-Token; push deleting or creating a branch, merge request merged). 200 applied, 202 ignored, 204 unhandled event, 401 bad token', { security: [] }),
     },
     '/api/v1/audit-events': {
       get: op('Audit events, newest first', {
