@@ -5,8 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { branchOf } from '../cache/branches.js';
-import type { Metadata } from '../metadata/stores/index.js';
-import type { Stores } from '../metadata/stores/index.js';
+import type { Metadata, Stores } from '../metadata/stores/index.js';
 import { isValidRepositoryName } from '../oci/name.js';
 import type { Repositories } from '../registry/repositories.js';
 import { sanitiseBranch } from './branch-names.js';

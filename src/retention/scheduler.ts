@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Metadata } from '../metadata/stores/index.js';
+import { RunInProgressError } from './errors.js';
 import type { RetentionService } from './service.js';
 
 export class RetentionScheduler {
@@ -34,7 +35,7 @@ export class RetentionScheduler {
       for (const name of await this.metadata.stores.retention.duePolicies()) {
         // run() claims the policy; when another replica got it first, nothing happens here.
         await this.service.run(name, 'schedule', null).catch((err: unknown) => {
-          if ((err as { kind?: string }).kind !== 'run_in_progress') throw err;
+          if (!(err instanceof RunInProgressError)) throw err;
         });
       }
     } catch (err) {

@@ -4,8 +4,6 @@
  * collector's review-queue triggers see every delete). Runs are recorded, audited and counted.
  */
 import type { Logger } from 'pino';
-import { matchesPattern } from '../auth/patterns.js';
-import { branchOf } from '../cache/branches.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { DoomedManifest, PolicyRow, RunRow } from '../metadata/stores/retention.js';
 import type { ManifestService } from '../registry/manifests.js';
@@ -13,7 +11,7 @@ import { PolicyInvalidError, PolicyNotFoundError, RunInProgressError, RunNotFoun
 import type { RetentionMetrics } from './metrics.js';
 import { plan, type Decision } from './planner.js';
 import { definitionOf, policyFrom, validatePolicy, type PolicyInput, type RetentionPolicy } from './policy.js';
-import type { Snapshot, TagFacts } from './snapshot.js';
+import { gatherSnapshot } from './facts.js';
 
 /** A run that outlives this is presumed dead; another replica may then take the policy. */
 const LEASE_SECONDS = 15 * 60;
@@ -107,7 +105,7 @@ export class RetentionService {
   async plan(name?: string): Promise<Plan> {
     const all = await this.policies();
     if (name !== undefined && !all.some((p) => p.name === name)) throw new PolicyNotFoundError(name);
-    const { snapshot, repositoryIds } = await this.snapshot(all);
+    const { snapshot, repositoryIds } = await gatherSnapshot(this.deps.metadata, all);
     const decisions = plan(all, snapshot, this.now()).filter((d) => name === undefined || d.policy === name);
     const deletes = decisions.filter((d) => d.action === 'delete');
     const impact = await this.store.impact(
@@ -195,48 +193,6 @@ export class RetentionService {
     metrics.bytesFreed.inc({ policy }, freed.bytes);
     logger.info({ policy, trigger, run: id, tagsDeleted, manifestsDeleted, bytesFreed: freed.bytes }, 'retention run');
     return this.findRun(id);
-  }
-
-  /** Facts about every repository some policy selects: a handful of queries, however many tags. */
-  private async snapshot(policies: readonly RetentionPolicy[]): Promise<{ snapshot: Snapshot; repositoryIds: Map<string, number> }> {
-    const { stores } = this.deps.metadata;
-    const repositories = (await this.store.repositories()).filter((r) => policies.some((p) => p.repositories.some((pattern) => matchesPattern(pattern, r.name))));
-    const ids = repositories.map((r) => r.id);
-    const [facts, blobs, untagged, branches, patterns] = await Promise.all([
-      this.store.tagFacts(ids),
-      this.store.taggedBlobs(ids),
-      this.store.untagged(ids),
-      stores.branches.list(ids),
-      this.store.branchPatterns(ids),
-    ]);
-    const blobsOf = new Map<number, string[]>();
-    const blobSizes = new Map<string, number>();
-    for (const b of blobs) {
-      const list = blobsOf.get(b.manifest_id);
-      if (list) list.push(b.digest);
-      else blobsOf.set(b.manifest_id, [b.digest]);
-      blobSizes.set(b.digest, b.size);
-    }
-    const tags: TagFacts[] = facts.map((f) => ({
-      repository: f.repository,
-      tag: f.tag,
-      manifestId: f.manifest_id,
-      digest: f.digest,
-      pushedAt: f.pushed_at,
-      lastPulledAt: f.last_pulled_at,
-      cache: f.is_cache ? { lastImportedAt: f.last_imported_at } : null,
-      branch: branchOf(f.tag, patterns.get(f.repository_id)) ?? null,
-      blobs: blobsOf.get(f.manifest_id) ?? [],
-    }));
-    return {
-      snapshot: {
-        tags,
-        untagged: untagged.map((u) => ({ repository: u.repository, manifestId: u.manifest_id, digest: u.digest, pushedAt: u.pushed_at })),
-        branches: branches.map((b) => ({ repository: b.repository, branch: b.branch, state: b.state, changedAt: b.changed_at })),
-        blobSizes,
-      },
-      repositoryIds: new Map(repositories.map((r) => [r.name, r.id])),
-    };
   }
 }
 
