@@ -13,6 +13,7 @@ import { openDatabase } from '../../src/metadata/database.js';
 import { http, type TestResponse } from '../support/http.js';
 import { blobOf, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, putManifest, randomBlob, type Blob } from '../support/oci.js';
 import { describeOnEachDatabase } from '../support/suite.js';
+import { BUILDKIT_UA, fixtureBlob, fixtureManifest, pushFixture, referencedDigests } from '../cache-api/support.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -275,5 +276,37 @@ describeOnEachDatabase('retention plan and run: exact bytes', (ctx) => {
     }
     void other;
     void main;
+  });
+});
+
+describeOnEachDatabase('retention over real BuildKit caches', (ctx) => {
+  test('cache tags are selected from the cache index; an import keeps one, the other goes, shared layers not counted', async () => {
+    const imported = fixtureManifest('a-image-manifest');
+    const stale = fixtureManifest('b-index');
+    await pushFixture(ctx.base, imported, 'ci/app', 'cache-imported');
+    await pushFixture(ctx.base, stale, 'ci/app', 'cache-stale');
+    await pushImage(ctx.base, 'ci/app', 'v1', [randomBlob(50)]);
+    const policy = await api(ctx.base, 'PUT', '/retention/policies/ci', {
+      repositories: ['ci/*'],
+      keep: { importedWithinDays: 1 },
+      delete: { unusedForDays: 0.00001 },
+    });
+    assert.equal(policy.status, 201, policy.text());
+    // BuildKit's import: a GET of the cacheconfig (counted in batches, flushed every few seconds).
+    const config = (JSON.parse(imported.bytes.toString()) as { config: { digest: string } }).config.digest;
+    assert.equal((await http('GET', `${ctx.base}/v2/ci/app/blobs/${config}`, { headers: { 'user-agent': BUILDKIT_UA } })).status, 200);
+    let verdicts: Record<string, string> = {};
+    let planned: { bytesFreed: number; blobsFreed: number; decisions: Array<{ tag: string; action: string; rule: string }> } | undefined;
+    for (let i = 0; i < 30 && verdicts['cache-imported'] !== 'keep:keep-imported-within'; i++) {
+      await sleep(1000);
+      planned = (await api(ctx.base, 'POST', '/retention/plan', { policy: 'ci' })).json();
+      verdicts = Object.fromEntries(planned!.decisions.map((d) => [d.tag, `${d.action}:${d.rule}`]));
+    }
+    assert.deepEqual(verdicts, { 'cache-imported': 'keep:keep-imported-within', 'cache-stale': 'delete:unused-for' }, 'v1 is not a cache: not selected');
+    const kept = new Set(referencedDigests(imported.bytes));
+    const freed = referencedDigests(stale.bytes).filter((d) => !kept.has(d));
+    assert.ok(freed.length < referencedDigests(stale.bytes).length, 'the two caches share layers (same base image)');
+    assert.equal(planned!.blobsFreed, freed.length);
+    assert.equal(planned!.bytesFreed, freed.reduce((n, d) => n + fixtureBlob(d).length, 0));
   });
 });
