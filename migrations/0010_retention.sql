@@ -61,3 +61,13 @@ CREATE TABLE retention_runs (
   error             text
 );
 CREATE INDEX retention_runs_policy_idx ON retention_runs (policy, id);
+
+-- Pruning inside a cache: which layers of each cache were fetched (a fetch of a blob the cache
+-- lists as a layer, in the cache's repository), counted in batches like imports.
+CREATE TABLE cache_layer_fetches (
+  cache_id        bigint NOT NULL REFERENCES cache_entries (id) ON DELETE CASCADE,
+  digest          text NOT NULL,
+  fetches         bigint NOT NULL,
+  last_fetched_at timestamptz NOT NULL,
+  PRIMARY KEY (cache_id, digest)
+);

@@ -10,6 +10,7 @@ import type { AccessControl } from './auth/access-control.js';
 import { createAccessControl } from './auth/index.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
+import { CacheLayerUsage } from './cache/layer-usage.js';
 import { CacheService } from './cache/service.js';
 import { CacheTagPolicy } from './cache/tag-policy.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
@@ -48,10 +49,13 @@ async function startCacheAwareness(metadata: Metadata, registry: Registry, metri
   const indexer = new CacheIndexer(metadata, registry.blobs, metrics, logger, (id, digest) => imports.remember(id, digest));
   registry.manifests.onPush(indexer.onPush);
   registry.blobs.onFetch((blob, userAgent) => imports.fetched(blob.repository, blob.repositoryId, blob.digest.value, userAgent));
+  const layerUsage = new CacheLayerUsage(metadata);
+  layerUsage.start(PULL_FLUSH_MS);
+  registry.blobs.onFetch((blob) => layerUsage.fetched(blob.repositoryId, blob.digest.value));
   const service = new CacheService(metadata);
   const { blobs, uploads, manifests } = registry;
   registry.manifests.setTagPolicy(new CacheTagPolicy({ metadata, blobs, uploads, manifests, caches: service, metrics, logger, mergePatterns }));
-  return { imports, service };
+  return { imports, layerUsage, service };
 }
 
 /**
@@ -82,6 +86,7 @@ export function createRetention(metadata: Metadata, registry: Registry, metrics:
   const retention = new RetentionService({
     metadata,
     manifests: registry.manifests,
+    repositories: registry.repositories,
     metrics: new RetentionMetrics(metrics.registry),
     logger,
     owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
@@ -194,6 +199,7 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
       await server.close();
       await registry.pulls.stop();
       await caches.imports.stop();
+      await caches.layerUsage.stop();
       await metadata.destroy();
       await storage.close?.();
     },

@@ -218,6 +218,13 @@ export interface RetentionRunsTable {
   error: string | null;
 }
 
+export interface CacheLayerFetchesTable {
+  cache_id: number;
+  digest: string;
+  fetches: number;
+  last_fetched_at: Timestamp;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -242,4 +249,5 @@ export interface Database {
   retention_git_mappings: RetentionGitMappingsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   retention_runs: RetentionRunsTable;
+  cache_layer_fetches: CacheLayerFetchesTable;
 }

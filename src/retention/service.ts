@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { DoomedManifest, PolicyRow, RunRow } from '../metadata/stores/retention.js';
 import type { ManifestService } from '../registry/manifests.js';
+import type { Repositories } from '../registry/repositories.js';
 import { PolicyInvalidError, PolicyNotFoundError, RunInProgressError, RunNotFoundError } from './errors.js';
 import type { RetentionMetrics } from './metrics.js';
 import { plan, type Decision } from './planner.js';
@@ -63,6 +64,7 @@ export class RetentionService {
     private readonly deps: {
       metadata: Metadata;
       manifests: ManifestService;
+      repositories: Repositories;
       metrics: RetentionMetrics;
       logger: Logger;
       /** Names this process in policy leases. */
@@ -145,6 +147,27 @@ export class RetentionService {
     const row = await this.store.findRun(id);
     if (!row) throw new RunNotFoundError(id);
     return runView(row);
+  }
+
+  /**
+   * Pruning inside a cache: per tagged cache of the repository, its imports, the layers and bytes
+   * it holds and those anyone fetched, and its records whose results no one ever fetched.
+   */
+  async cacheUsage(repository: string) {
+    const id = await this.deps.repositories.require(repository);
+    const rows = await this.deps.metadata.stores.cacheUsage.usage(id);
+    return rows.map((r) => ({
+      tag: r.tag,
+      manifestDigest: r.manifest_digest,
+      importCount: r.import_count,
+      lastImportedAt: r.last_imported_at,
+      layersHeld: r.layers_held,
+      bytesHeld: r.bytes_held,
+      layersFetched: r.layers_fetched,
+      bytesFetched: r.bytes_fetched,
+      records: r.records,
+      recordsNeverUsed: r.records_never_used,
+    }));
   }
 
   private async runClaimed(policy: string, trigger: Trigger, actor: string | null): Promise<Run> {

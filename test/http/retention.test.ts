@@ -13,7 +13,7 @@ import { openDatabase } from '../../src/metadata/database.js';
 import { http, type TestResponse } from '../support/http.js';
 import { blobOf, OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST, pushBlob, putManifest, randomBlob, type Blob } from '../support/oci.js';
 import { describeOnEachDatabase } from '../support/suite.js';
-import { BUILDKIT_UA, fixtureBlob, fixtureManifest, pushFixture, referencedDigests } from '../cache-api/support.js';
+import { BUILDKIT_UA, expectCache, fixtureBlob, fixtureManifest, pushFixture, referencedDigests } from '../cache-api/support.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -308,5 +308,37 @@ describeOnEachDatabase('retention over real BuildKit caches', (ctx) => {
     assert.ok(freed.length < referencedDigests(stale.bytes).length, 'the two caches share layers (same base image)');
     assert.equal(planned!.blobsFreed, freed.length);
     assert.equal(planned!.bytesFreed, freed.reduce((n, d) => n + fixtureBlob(d).length, 0));
+  });
+
+  test('pruning inside a cache: layers and bytes held vs fetched, records never used', async () => {
+    const cache = fixtureManifest('a-image-manifest');
+    await pushFixture(ctx.base, cache, 'ci/usage', 'cache');
+    const expected = expectCache(cache.bytes);
+    const config = (JSON.parse(cache.bytes.toString()) as { config: { digest: string } }).config.digest;
+    const used = [...expected.layerSizes.keys()][0]!;
+    const ua = { 'user-agent': BUILDKIT_UA };
+    assert.equal((await http('GET', `${ctx.base}/v2/ci/usage/blobs/${config}`, { headers: ua })).status, 200);
+    assert.equal((await http('GET', `${ctx.base}/v2/ci/usage/blobs/${used}`, { headers: ua })).status, 200);
+    let usage: Record<string, number> | undefined;
+    for (let i = 0; i < 30 && !(usage?.layersFetched === 1 && usage?.importCount === 1); i++) {
+      await sleep(1000);
+      const response = await api(ctx.base, 'GET', '/retention/cache-usage/ci/usage');
+      assert.equal(response.status, 200, response.text());
+      usage = response.json().caches[0];
+    }
+    const neverUsed = expected.recordRows.filter((r) => r.results.length > 0 && !r.results.some((chain) => chain[chain.length - 1] === used)).length;
+    assert.deepEqual(usage, {
+      ...usage,
+      tag: 'cache',
+      importCount: 1,
+      layersHeld: expected.layerSizes.size,
+      bytesHeld: [...expected.layerSizes.values()].reduce((n, b) => n + b, 0),
+      layersFetched: 1,
+      bytesFetched: expected.layerSizes.get(used),
+      records: expected.records,
+      recordsNeverUsed: neverUsed,
+    });
+    assert.ok(neverUsed < expected.recordRows.filter((r) => r.results.length > 0).length, 'the fetched layer is some record\'s result');
+    assert.equal((await api(ctx.base, 'GET', '/retention/cache-usage/ci/nothing')).status, 404);
   });
 });

@@ -75,6 +75,10 @@ export const openApiDocument = {
       get: op('Run history, newest first', { parameters: Object.entries(r.runsQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })) }),
     },
     '/api/v1/retention/runs/{id}': { parameters: [nameParam('id')], get: op('One run: what it deleted, by which rule, and the bytes it left unreferenced') },
+    '/api/v1/retention/cache-usage/{repository}': {
+      parameters: [nameParam('repository')],
+      get: op('Per tagged cache: imports, layers and bytes held vs fetched, records whose results no one fetched'),
+    },
     '/api/v1/retention/git-mappings': { get: op('Git repository → Cairn repositories mappings used by the webhooks') },
     '/api/v1/retention/git-mappings/{gitRepository}': {
       parameters: [nameParam('gitRepository')],

@@ -4,6 +4,7 @@
  *   POST   /retention/plan      {"policy"?}    the exact dry run: decisions, bytesFreed, blobsFreed
  *   POST   /retention/runs      {"policy"?}    apply now;  GET /retention/runs, /retention/runs/<id>
  *   GET    /retention/git-mappings             PUT|DELETE /retention/git-mappings/<git repository>
+ *   GET    /retention/cache-usage/<repository> per cache: layers and bytes held vs fetched, unused records
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessControl } from '../../auth/access-control.js';
@@ -59,6 +60,11 @@ export function registerRetentionRoutes(app: FastifyInstance, access: AccessCont
     scope.get<{ Params: { id: number } }>('/retention/runs/:id', { schema: { params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } } } }, async (request) =>
       retention.findRun(request.params.id),
     );
+
+    scope.get('/retention/cache-usage/*', async (request) => {
+      const repository = wildcard(request);
+      return { repository, caches: await retention.cacheUsage(repository) };
+    });
 
     scope.get('/retention/git-mappings', async () => ({ mappings: await lifecycle.mappings() }));
     scope.put<{ Body: { repositories: string[]; lowercase?: boolean } }>('/retention/git-mappings/*', { schema: { body: s.gitMapping } }, async (request) => {

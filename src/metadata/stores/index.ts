@@ -9,6 +9,7 @@ import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
 import { BranchStore } from './branches.js';
 import { CacheStore } from './caches.js';
+import { CacheUsageStore } from './cache-usage.js';
 import { ManifestStore } from './manifests.js';
 import { PermissionStore } from './permissions.js';
 import { RetentionStore } from './retention.js';
@@ -28,6 +29,7 @@ export interface Stores {
   readonly caches: CacheStore;
   readonly retention: RetentionStore;
   readonly branches: BranchStore;
+  readonly cacheUsage: CacheUsageStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -43,6 +45,7 @@ export function storesFor(db: Kysely<Database>): Stores {
     caches: new CacheStore(db),
     retention: new RetentionStore(db),
     branches: new BranchStore(db),
+    cacheUsage: new CacheUsageStore(db),
   };
 }
 
