@@ -50,7 +50,8 @@ CREATE TABLE retention_runs (
   id                bigserial PRIMARY KEY,
   policy            text,
   trigger           text NOT NULL CHECK (trigger IN ('api', 'schedule', 'cli')),
-  actor             text,
+  actor             text NOT NULL,  -- who ran it, as in audit_events (actor, actor_kind)
+  actor_kind        text NOT NULL CHECK (actor_kind IN ('account', 'anonymous', 'open', 'system')),
   started_at        timestamptz NOT NULL DEFAULT now(),
   finished_at       timestamptz,
   tags_deleted      integer NOT NULL DEFAULT 0,

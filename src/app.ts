@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
 import { createAccessControl } from './auth/index.js';
+import { ensureAdminChange } from './auth/accounts.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
 import { CacheLayerUsage } from './cache/layer-usage.js';
@@ -18,6 +19,7 @@ import { Metrics } from './metrics.js';
 import { buildServer, type CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
+import { SYSTEM } from './metadata/stores/audit.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
@@ -67,6 +69,8 @@ async function applySafeDefaults(config: CairnConfig, access: AccessControl, log
   if (config.auth.adminPassword) {
     const outcome = await access.accounts.ensureAdmin('admin', config.auth.adminPassword);
     logger.info({ outcome }, outcome === 'created' ? 'admin user created' : 'admin password reset');
+    const change = ensureAdminChange(outcome);
+    await access.audit(SYSTEM, change.action, null, { ...change.details, from: 'CAIRN_ADMIN_PASSWORD' }, 'admin');
   }
   if (await access.isEnforced()) return;
   if (isLoopbackHost(config.listen.host)) {

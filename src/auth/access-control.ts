@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { GroupCommit } from '../metadata/group-commit.js';
-import type { AuditEvent } from '../metadata/stores/audit.js';
+import { ANONYMOUS, type AuditActor, type AuditEvent } from '../metadata/stores/audit.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { Account, AccountService } from './accounts.js';
 import { AuthError } from './errors.js';
+import type { PermissionService } from './permissions.js';
 import type { AccessPolicy } from './policy.js';
 import type { FailedLoginLimiter } from './rate-limit.js';
 import { allows, type Access } from './scopes.js';
@@ -37,6 +38,7 @@ export class AccessControl {
   constructor(
     private readonly metadata: Metadata,
     readonly accounts: AccountService,
+    readonly permissions: PermissionService,
     readonly policy: AccessPolicy,
     readonly tokens: TokenAuthority,
     private readonly limiter: FailedLoginLimiter,
@@ -44,15 +46,15 @@ export class AccessControl {
     this.auditLog = new GroupCommit((events) => metadata.stores.audit.recordMany(events));
   }
 
+  /** The audit log as stored, for the admin API's listing. */
+  get auditEvents(): Metadata['stores']['audit'] {
+    return this.metadata.stores.audit;
+  }
+
   /**
    * Authentication is enforced once any enabled admin exists (and stays enforced: creating an
    * admin is a one-way switch for the life of the process).
    */
-  /** The stores behind access control (for the admin API's listings). */
-  get stores(): Pick<Metadata['stores'], 'permissions' | 'audit'> {
-    return this.metadata.stores;
-  }
-
   async isEnforced(): Promise<boolean> {
     if (this.enforced) return true;
     const now = Date.now();
@@ -114,14 +116,25 @@ export class AccessControl {
     return { ...issued, granted };
   }
 
-  async audit(actor: string | null, action: string, clientIp: string, details?: Record<string, unknown>, target?: string): Promise<void> {
-    await this.auditLog.record({ actor, action, clientIp, details: details ?? null, target: target ?? null });
+  /**
+   * Appends an event to the audit log (group-committed; resolves once it is stored). The actor is
+   * an account name, null for a caller without credentials (recorded as 'anonymous', of kind
+   * 'open' while no admin exists), or given in full. `target` is the object acted on.
+   */
+  async audit(actor: string | AuditActor | null, action: string, clientIp: string | null, details?: Record<string, unknown>, target?: string): Promise<void> {
+    const who: AuditActor =
+      typeof actor === 'string' ? { name: actor, kind: 'account' } : (actor ?? { name: ANONYMOUS, kind: (await this.isEnforced()) ? 'anonymous' : 'open' });
+    await this.auditLog.record({ actor: who, action, clientIp, details: details ?? null, target: target ?? null });
   }
 
-  /** Drops cached credentials and grants after an admin change. */
+  /**
+   * Drops cached credentials and grants after an admin change, and looks for an admin again on
+   * the next request: the change that creates the first admin closes an open registry at once.
+   */
   forget(): void {
     this.verified.clear();
     this.policy.forget();
+    this.enforcementCheckedAt = 0;
   }
 
   private async permitsAction(principal: Principal, access: Access, action: string): Promise<boolean> {

@@ -5,20 +5,40 @@
  */
 import type { Metadata } from '../metadata/stores/index.js';
 import type { AccountRow, PatRow } from '../metadata/stores/accounts.js';
+import { passwordProblem } from './password-policy.js';
 import { generateSecret, hashPassword, hashSecret, secretMatches, verifyPassword } from './secrets.js';
 
+/** The audit record of `ensureAdmin`'s outcome, the same wherever Cairn makes that change itself. */
+export function ensureAdminChange(outcome: 'created' | 'reset'): { action: string; details: Record<string, unknown> } {
+  return outcome === 'created'
+    ? { action: 'user.create', details: { admin: true } }
+    : { action: 'user.update', details: { passwordChanged: true, admin: true, disabled: false } };
+}
+
 export const ACCOUNT_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const MIN_PASSWORD_LENGTH = 8;
 const PAT_PREFIX = 'cairn_pat_';
 // A real scrypt hash of a random password: verifying against it costs what a real check costs.
 let decoyHash: Promise<string> | undefined;
 
+/** What went wrong with an account change, named after the fact; src/http/admin/errors.ts maps each to the wire. */
+export type AccountErrorKind =
+  | 'account_name_invalid'
+  | 'password_invalid'
+  | 'robot_password'
+  | 'token_name_invalid'
+  | 'token_expiry_invalid'
+  | 'account_exists'
+  | 'token_exists'
+  | 'account_not_found'
+  | 'token_not_found';
+
 export class AccountError extends Error {
   constructor(
-    readonly kind: 'invalid' | 'conflict' | 'not_found',
+    readonly kind: AccountErrorKind,
     message: string,
   ) {
     super(message);
+    this.name = 'AccountError';
   }
 }
 
@@ -96,7 +116,7 @@ export class AccountService {
   async update(name: string, changes: { password?: string; isAdmin?: boolean; disabled?: boolean }): Promise<Account> {
     const account = await this.require(name);
     if (changes.password !== undefined) {
-      if (account.kind !== 'user') throw new AccountError('invalid', 'robots have generated secrets: rotate instead');
+      if (account.kind !== 'user') throw new AccountError('robot_password', 'robots have generated secrets: rotate instead');
       checkPassword(changes.password);
     }
     await this.metadata.stores.accounts.update(account.id, {
@@ -120,10 +140,10 @@ export class AccountService {
 
   async createToken(accountName: string, tokenName: string, expiresAt: Date | null): Promise<{ token: PatRow; secret: string }> {
     const account = await this.require(accountName);
-    if (!ACCOUNT_NAME.test(tokenName)) throw new AccountError('invalid', 'token names use a-z, 0-9, ".", "_", "-"');
-    if (expiresAt && expiresAt <= this.now()) throw new AccountError('invalid', 'expiry must be in the future');
+    if (!ACCOUNT_NAME.test(tokenName)) throw new AccountError('token_name_invalid', 'token names use a-z, 0-9, ".", "_", "-"');
+    if (expiresAt && expiresAt <= this.now()) throw new AccountError('token_expiry_invalid', 'expiry must be in the future');
     const existing = await this.metadata.stores.accounts.listTokens(account.id);
-    if (existing.some((t) => t.name === tokenName)) throw new AccountError('conflict', `token "${tokenName}" exists`);
+    if (existing.some((t) => t.name === tokenName)) throw new AccountError('token_exists', `token "${tokenName}" exists`);
     const secret = generateSecret('pat');
     const token = await this.metadata.stores.accounts.createToken(account.id, tokenName, hashSecret(secret), expiresAt);
     return { token, secret };
@@ -137,28 +157,28 @@ export class AccountService {
   async revokeToken(accountName: string, tokenName: string): Promise<void> {
     const account = await this.require(accountName);
     if (!(await this.metadata.stores.accounts.revokeToken(account.id, tokenName, this.now()))) {
-      throw new AccountError('not_found', `no active token "${tokenName}"`);
+      throw new AccountError('token_not_found', `no active token "${tokenName}"`);
     }
   }
 
   async require(name: string, kind?: 'user' | 'robot'): Promise<Account> {
     const account = await this.find(name);
-    if (!account || (kind && account.kind !== kind)) throw new AccountError('not_found', `no ${kind ?? 'account'} named "${name}"`);
+    if (!account || (kind && account.kind !== kind)) throw new AccountError('account_not_found', `no ${kind ?? 'account'} named "${name}"`);
     return account;
   }
 
   private async ensureFree(name: string): Promise<void> {
-    if (await this.find(name)) throw new AccountError('conflict', `account "${name}" already exists`);
+    if (await this.find(name)) throw new AccountError('account_exists', `account "${name}" already exists`);
   }
 }
 
 function checkName(name: string): void {
-  if (!ACCOUNT_NAME.test(name)) throw new AccountError('invalid', 'account names are 1-63 of a-z, 0-9, ".", "_", "-", starting with a letter or digit');
+  if (!ACCOUNT_NAME.test(name)) throw new AccountError('account_name_invalid', 'account names are 1-63 of a-z, 0-9, ".", "_", "-", starting with a letter or digit');
 }
 
 function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new AccountError('invalid', `passwords need at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (password.length > 1024) throw new AccountError('invalid', 'password too long');
+  const problem = passwordProblem(password);
+  if (problem) throw new AccountError('password_invalid', `password ${problem}`);
 }
 
 function toAccount(row: AccountRow): Account {

@@ -3,6 +3,7 @@ import type { Metadata } from '../metadata/stores/index.js';
 import type { AuthConfig } from '../config/config.js';
 import { AccessControl } from './access-control.js';
 import { AccountService } from './accounts.js';
+import { PermissionService } from './permissions.js';
 import { AccessPolicy } from './policy.js';
 import { FailedLoginLimiter } from './rate-limit.js';
 import { TokenAuthority } from './tokens.js';
@@ -23,5 +24,6 @@ export async function createAccessControl(metadata: Metadata, config: AuthConfig
     maxFailures: (key) => (key.startsWith('ip:') ? config.maxFailedLogins * 10 : config.maxFailedLogins),
     windowMs: 60_000,
   });
-  return new AccessControl(metadata, new AccountService(metadata), new AccessPolicy(metadata), tokens, limiter);
+  const accounts = new AccountService(metadata);
+  return new AccessControl(metadata, accounts, new PermissionService(metadata, accounts), new AccessPolicy(metadata), tokens, limiter);
 }

@@ -1,150 +1,88 @@
 /**
- * The `cairn` command line: `serve` runs the registry, `migrate` applies database migrations.
+ * The `cairn` command line. It answers people: `--help` and `--version` at once (no server code
+ * is loaded for them), and every mistake as one line on stderr with exit status 2 — what is
+ * wrong and, for a misspelling, the closest known name. Unexpected failures are one line too,
+ * exit status 1, with the stack only when asked for (--log-level debug or trace).
  */
-import { parseArgs } from 'node:util';
-import { join } from 'node:path';
-import { createApp, createLogger, databaseConnection } from '../app.js';
-import { ConfigError, fromEnvironment, fromFile, resolveConfig, type CairnConfig, type ConfigInput } from '../config/config.js';
-import { AccountError, AccountService } from '../auth/accounts.js';
-import { openDatabase } from '../metadata/database.js';
-import { Metadata } from '../metadata/stores/index.js';
-import { migrate } from '../metadata/migrate.js';
-import { RETENTION_USAGE, retentionCommand } from './retention.js';
+import { didYouMean } from '../config/suggest.js';
+import { COMMANDS, HELP_COMMAND, type Command } from './commands.js';
+import { failureOf, UsageError } from './errors.js';
+import { commandHelp, groupHelp, mainHelp } from './help.js';
+import { parseOptions } from './options.js';
+import { cairnVersion } from './version.js';
 
-const USAGE = `usage: cairn <command> [options]
-
-commands:
-  serve     run the registry
-  migrate   apply database migrations and exit
-  admin create [--name NAME]
-            create an admin user (or reset its password); the password comes from
-            CAIRN_ADMIN_PASSWORD or, when that is unset, from standard input
-${RETENTION_USAGE}
-  help      show this text
-
-options (also from the environment or a JSON config file):
-  --listen HOST:PORT     address to listen on (CAIRN_LISTEN; default 127.0.0.1:5000)
-  --data-dir DIR         blobs and the embedded database (CAIRN_DATA_DIR; default ./data)
-  --database-url URL     PostgreSQL instead of the embedded database (DATABASE_URL)
-  --storage KIND         filesystem (default) or s3 (CAIRN_STORAGE); s3 reads CAIRN_S3_ENDPOINT,
-                         CAIRN_S3_BUCKET, CAIRN_S3_REGION, CAIRN_S3_PREFIX, CAIRN_S3_FORCE_PATH_STYLE,
-                         AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (see README)
-  --config FILE          JSON config file (CAIRN_CONFIG)
-  --log-level LEVEL      pino log level (CAIRN_LOG_LEVEL; default info)
-  --allow-open           serve without authentication on a non-loopback address
-                         when no admin exists (CAIRN_ALLOW_OPEN)
-`;
+const GROUPS = [...new Set(COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!))];
 
 export async function main(argv: string[]): Promise<void> {
+  let command: Command | undefined;
   try {
-    await run(argv);
+    await run(argv, (c) => (command = c));
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`cairn: ${error.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`cairn: ${(error as Error).stack ?? String(error)}\n`);
-    process.exit(1);
+    const failure = failureOf(error, { directoryInUse: command?.whenDirectoryInUse ?? 'stop it first' });
+    const line = failure.message.replace(/\s*\n\s*/g, ' ');
+    const details = failure.unexpected && wantsDetails(argv, process.env);
+    const hint = failure.unexpected && !details ? ' (run again with --log-level debug for details)' : '';
+    process.stderr.write(`cairn: ${line}${hint}\n`);
+    if (details && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    process.exit(failure.status);
   }
 }
 
-async function run(argv: string[]): Promise<void> {
-  const [command = 'help', ...rest] = argv;
-  if (command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
-    return;
+async function run(argv: readonly string[], started: (command: Command) => void): Promise<void> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return print(mainHelp());
+  if (first === '--version' || first === '-V') return print(`cairn ${cairnVersion()}\n`);
+  if (first === HELP_COMMAND.name) return print(helpTopic(rest));
+  const { command, args } = resolveCommand(first, rest);
+  if (!command) return print(groupHelp(first));
+  started(command);
+  const options = parseOptions(args, command.options, `cairn ${command.name}`);
+  if (options.values.help) return print(commandHelp(command));
+  await command.run(options);
+}
+
+/**
+ * The command `words` name, and the arguments after it. A group without a sub-command (or with
+ * --help) resolves to no command: its help is shown.
+ */
+function resolveCommand(first: string, rest: readonly string[]): { command?: Command; args: readonly string[] } {
+  if (first.startsWith('-')) {
+    throw new UsageError(`unknown option ${first}${didYouMean(first, ['--help', '--version'], (s) => s)}; usage: cairn <command> [options]`);
   }
-  if (command === 'admin') return adminCommand(rest);
-  if (command === 'retention') return retentionCommand(rest, CONFIG_OPTIONS, configFrom);
-  const config = loadConfig(rest);
-  if (command === 'serve') return serve(config);
-  if (command === 'migrate') return runMigrations(config);
-  throw new ConfigError(`unknown command "${command}"\n${USAGE}`);
-}
-
-const CONFIG_OPTIONS = {
-  listen: { type: 'string' },
-  'data-dir': { type: 'string' },
-  'database-url': { type: 'string' },
-  config: { type: 'string' },
-  'log-level': { type: 'string' },
-  'allow-open': { type: 'boolean' },
-  storage: { type: 'string' },
-} as const;
-
-function loadConfig(args: string[]): CairnConfig {
-  const { values } = parseArgs({ args, options: CONFIG_OPTIONS, strict: true });
-  return configFrom(values);
-}
-
-function configFrom(values: { listen?: string; 'data-dir'?: string; 'database-url'?: string; config?: string; 'log-level'?: string; 'allow-open'?: boolean; storage?: string }): CairnConfig {
-  const flags: ConfigInput = {
-    listen: values.listen,
-    dataDir: values['data-dir'],
-    databaseUrl: values['database-url'],
-    logLevel: values['log-level'],
-    allowOpen: values['allow-open'],
-    storage: values.storage,
-  };
-  const configFile = values.config ?? process.env.CAIRN_CONFIG;
-  return resolveConfig(flags, fromEnvironment(process.env), configFile ? fromFile(configFile) : {});
-}
-
-async function adminCommand(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub !== 'create') throw new ConfigError(`unknown admin command "${sub ?? ''}" (try: cairn admin create)`);
-  const { values } = parseArgs({ args: rest, options: { ...CONFIG_OPTIONS, name: { type: 'string' } }, strict: true });
-  const config = configFrom(values);
-  const password = config.auth.adminPassword ?? (await readStdin()).trim();
-  if (!password) throw new ConfigError('no password: set CAIRN_ADMIN_PASSWORD or pipe it on standard input');
-  const name = values.name ?? 'admin';
-  const database = await openDatabase(databaseConnection(config));
-  try {
-    await migrate(database);
-    const outcome = await new AccountService(new Metadata(database.db)).ensureAdmin(name, password);
-    process.stdout.write(`admin "${name}" ${outcome === 'created' ? 'created' : 'password reset'}\n`);
-  } catch (error) {
-    if (error instanceof AccountError) throw new ConfigError(error.message);
-    throw error;
-  } finally {
-    await database.db.destroy();
+  if (GROUPS.includes(first)) {
+    const [sub, ...args] = rest;
+    if (sub === undefined || sub === '--help' || sub === '-h') return { args };
+    const command = COMMANDS.find((c) => c.name === `${first} ${sub}`);
+    if (command) return { command, args };
+    const subs = COMMANDS.filter((c) => c.name.startsWith(`${first} `)).map((c) => c.name.slice(first.length + 1));
+    throw new UsageError(`unknown ${first} command "${sub}"${didYouMean(sub, subs)}; run cairn ${first} --help for the list`);
   }
+  const command = COMMANDS.find((c) => c.name === first);
+  if (command) return { command, args: rest };
+  const names = [...COMMANDS.map((c) => c.name.split(' ')[0]!), HELP_COMMAND.name];
+  throw new UsageError(`unknown command "${first}"${didYouMean(first, new Set(names))}; run cairn --help for the list`);
 }
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('password: ');
-  let text = '';
-  for await (const chunk of process.stdin) text += chunk;
-  return text;
+/** `cairn help`, `cairn help serve`, `cairn help admin create`. */
+function helpTopic(words: readonly string[]): string {
+  if (words.length === 0) return mainHelp();
+  const [first, ...rest] = words;
+  if (first === HELP_COMMAND.name && rest.length === 0) return mainHelp();
+  const { command, args } = resolveCommand(first!, rest);
+  if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}" for cairn help`);
+  return command ? commandHelp(command) : groupHelp(first!);
 }
 
-async function serve(config: CairnConfig): Promise<void> {
-  const logger = createLogger(config.logLevel);
-  const app = await createApp(config, logger);
-  let closing = false;
-  const shutdown = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down');
-    app.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  await app.listen();
+function print(text: string): void {
+  process.stdout.write(text);
 }
 
-async function runMigrations(config: CairnConfig): Promise<void> {
-  const database = await openDatabase(databaseConnection(config));
-  try {
-    const { applied } = await migrate(database);
-    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
-  } finally {
-    await database.db.destroy();
-  }
+/** Whether the person asked for details (the stack) with a debug or trace log level. */
+function wantsDetails(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  let level = env.CAIRN_LOG_LEVEL;
+  argv.forEach((arg, i) => {
+    if (arg === '--log-level') level = argv[i + 1];
+    else if (arg.startsWith('--log-level=')) level = arg.slice('--log-level='.length);
+  });
+  return /^(debug|trace)$/.test(level ?? '');
 }

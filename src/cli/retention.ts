@@ -1,44 +1,35 @@
 /**
- * `cairn retention plan|apply [--policy NAME] [--json]`: the retention dry run and run, in-process
- * (the database and the registry services, no HTTP). Config options as for `serve`.
+ * `cairn retention plan|apply`: the retention dry run and run, in-process (the database and the
+ * registry services, no HTTP). Loaded only for these commands (retention-commands.ts). Runs are
+ * audited as Cairn's own ('system'), on the word of the operator at the shell, like
+ * `cairn admin create`.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { openRetention } from '../app.js';
-import { ConfigError, type CairnConfig } from '../config/config.js';
-import { RetentionError } from '../retention/errors.js';
+import type { CairnConfig } from '../config/config.js';
+import { SYSTEM } from '../metadata/stores/audit.js';
 import type { Plan, Run } from '../retention/service.js';
 
-export const RETENTION_USAGE = `  retention plan|apply [--policy NAME] [--json]
-            show what the retention policies would delete (plan), or delete it now (apply)`;
+export async function retentionPlan(config: CairnConfig, policy: string | undefined, json: boolean): Promise<void> {
+  await withRetention(config, async (retention) => {
+    const plan = await retention.plan(policy);
+    process.stdout.write(json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : describePlan(plan));
+  });
+}
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export async function retentionApply(config: CairnConfig, policy: string | undefined, json: boolean): Promise<void> {
+  await withRetention(config, async (retention) => {
+    const runs = await retention.run(policy, 'cli', SYSTEM);
+    process.stdout.write(json ? `${JSON.stringify({ runs }, null, 2)}\n` : runs.map(describeRun).join('') || 'no retention policy\n');
+  });
+}
 
-export async function retentionCommand(args: string[], configOptions: Options, configFrom: (values: any) => CairnConfig): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub !== 'plan' && sub !== 'apply') throw new ConfigError(`unknown retention command "${sub ?? ''}" (try: cairn retention plan, cairn retention apply)`);
-  let values: Record<string, unknown>;
-  try {
-    ({ values } = parseArgs({ args: rest, options: { ...configOptions, policy: { type: 'string' }, json: { type: 'boolean' } }, strict: true }));
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
-  const config = configFrom(values);
+async function withRetention(config: CairnConfig, use: (retention: Awaited<ReturnType<typeof openRetention>>['retention']) => Promise<void>): Promise<void> {
   // Logs go to standard error, so --json output stays parseable.
-  const logger = pino({ level: 'warn' }, pino.destination(2));
+  const logger = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel }, pino.destination(2));
   const { retention, close } = await openRetention(config, logger);
   try {
-    const policy = values.policy as string | undefined;
-    if (sub === 'plan') {
-      const plan = await retention.plan(policy);
-      process.stdout.write(values.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : describePlan(plan));
-    } else {
-      const runs = await retention.run(policy, 'cli', `cli:${process.env.USER ?? 'unknown'}`);
-      process.stdout.write(values.json ? `${JSON.stringify({ runs }, null, 2)}\n` : runs.map(describeRun).join(''));
-    }
-  } catch (error) {
-    if (error instanceof RetentionError) throw new ConfigError(error.message);
-    throw error;
+    await use(retention);
   } finally {
     await close();
   }

@@ -1,16 +1,18 @@
 /**
  * Cairn's configuration, typed and validated once at start. Sources, strongest first: command-line
  * flags, environment variables, an optional JSON config file (`--config` / `CAIRN_CONFIG`),
- * defaults. Secrets (the database URL's password) are never logged: see `describeConfig`.
+ * defaults. The settings are listed once, in settings.ts; each value is validated with its source
+ * named (values.ts), so an error says `CAIRN_LOG_LEVEL: …` or `logLevel in FILE: …`. Secrets (the
+ * database URL's password, passwords, S3 keys) are never logged nor quoted: see `describeConfig`.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { describeStorage, resolveStorage, storageFromEnvironment, type StorageConfig, type StorageInput } from './storage.js';
-
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import { passwordProblem } from '../auth/password-policy.js';
+import { ConfigError } from './errors.js';
+import { acceptsJsonValue, isSettingKey, KIND_WORDS, SETTING_KEYS, SETTINGS, type ConfigInput, type SettingKey } from './settings.js';
+import { describeStorage, resolveStorage, type StorageConfig } from './storage.js';
+import { didYouMean } from './suggest.js';
+import { invalid, LOG_LEVELS, SettingsReader, type ConfigSource, type ListenAddress } from './values.js';
 
 export interface CairnConfig {
   readonly listen: ListenAddress;
@@ -22,7 +24,7 @@ export interface CairnConfig {
   readonly uploadExpiryMs: number;
   /** `POST ?mount=<digest>` without `from` mounts from any repository the caller may pull. */
   readonly automaticMount: boolean;
-  readonly logLevel: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Base URL clients reach Cairn at (token realm); default: from each request's Host header. */
   readonly externalUrl?: string;
   readonly auth: AuthConfig;
@@ -48,28 +50,9 @@ export interface AuthConfig {
   readonly maxFailedLogins: number;
 }
 
-/** Settings as they come from any one source, before defaults. */
-export interface ConfigInput extends StorageInput {
-  listen?: string;
-  dataDir?: string;
-  databaseUrl?: string;
-  maxManifestBytes?: number | string;
-  uploadExpiryHours?: number | string;
-  automaticMount?: boolean | string;
-  logLevel?: string;
-  externalUrl?: string;
-  authService?: string;
-  tokenLifetimeSeconds?: number | string;
-  tokenKeyFile?: string;
-  allowOpen?: boolean | string;
-  adminPassword?: string;
-  maxFailedLogins?: number | string;
-  cacheMerge?: string | string[];
-  githubWebhookSecret?: string;
-  gitlabWebhookToken?: string;
-}
-
-export class ConfigError extends Error {}
+export { ConfigError } from './errors.js';
+export type { ConfigInput, SettingKey } from './settings.js';
+export type { ConfigSource, ListenAddress } from './values.js';
 
 const DEFAULTS = {
   listen: '127.0.0.1:5000',
@@ -82,104 +65,103 @@ const DEFAULTS = {
   maxFailedLogins: 10,
 } as const;
 
-export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigInput {
-  return {
-    ...storageFromEnvironment(env),
-    listen: env.CAIRN_LISTEN,
-    dataDir: env.CAIRN_DATA_DIR,
-    databaseUrl: env.DATABASE_URL,
-    maxManifestBytes: env.CAIRN_MAX_MANIFEST_BYTES,
-    uploadExpiryHours: env.CAIRN_UPLOAD_EXPIRY_HOURS,
-    automaticMount: env.CAIRN_AUTOMATIC_MOUNT,
-    logLevel: env.CAIRN_LOG_LEVEL,
-    externalUrl: env.CAIRN_EXTERNAL_URL,
-    authService: env.CAIRN_AUTH_SERVICE,
-    tokenLifetimeSeconds: env.CAIRN_TOKEN_LIFETIME_SECONDS,
-    tokenKeyFile: env.CAIRN_TOKEN_KEY_FILE,
-    allowOpen: env.CAIRN_ALLOW_OPEN,
-    adminPassword: env.CAIRN_ADMIN_PASSWORD,
-    maxFailedLogins: env.CAIRN_MAX_FAILED_LOGINS,
-    cacheMerge: env.CAIRN_CACHE_MERGE,
-    githubWebhookSecret: env.CAIRN_GITHUB_WEBHOOK_SECRET,
-    gitlabWebhookToken: env.CAIRN_GITLAB_WEBHOOK_TOKEN,
-  };
+/** The settings found in `env`, each named by the variable that gave it. */
+export function fromEnvironment(env: NodeJS.ProcessEnv): ConfigSource {
+  const values: Record<string, string> = {};
+  const origin = new Map<SettingKey, string>();
+  for (const key of SETTING_KEYS) {
+    const name = SETTINGS[key].env.find((variable) => env[variable]);
+    if (name) {
+      values[key] = env[name]!;
+      origin.set(key, name);
+    }
+  }
+  return { values: values as ConfigInput, where: (key) => origin.get(key) ?? SETTINGS[key].env[0] ?? key };
 }
 
-export function fromFile(path: string): ConfigInput {
+/**
+ * A JSON config file: one object whose keys are the settings' config-file keys. An unknown key is
+ * refused with the closest known one, since a silently ignored typo is a setting silently unset.
+ */
+export function fromFile(path: string): ConfigSource {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    throw new ConfigError(`cannot read config file ${path}: ${reason}`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(`config file ${path} must hold a JSON object`);
   }
-  return parsed as ConfigInput;
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!isSettingKey(key)) throw new ConfigError(`unknown config key "${key}" in ${path}${didYouMean(key, SETTING_KEYS)}`);
+    const { kind } = SETTINGS[key];
+    if (!acceptsJsonValue(kind, value)) {
+      throw new ConfigError(`${key} in ${path}: expected ${KIND_WORDS[kind]}, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    }
+  }
+  return { values: parsed as ConfigInput, where: (key) => `${key} in ${path}` };
 }
 
 /** Merges sources (earlier wins) over the defaults and validates the result. */
-export function resolveConfig(...sources: ConfigInput[]): CairnConfig {
-  const pick = <K extends keyof ConfigInput>(key: K): ConfigInput[K] =>
-    sources.map((s) => s[key]).find((v) => v !== undefined && v !== '');
-  const databaseUrl = pick('databaseUrl');
-  const dataDir = resolve(pick('dataDir') ?? DEFAULTS.dataDir);
-  const externalUrl = pick('externalUrl');
-  const tokenKeyFile = pick('tokenKeyFile');
-  const adminPassword = pick('adminPassword');
-  const githubSecret = pick('githubWebhookSecret');
-  const gitlabToken = pick('gitlabWebhookToken');
+export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): CairnConfig {
+  const settings = new SettingsReader(sources.map(asSource));
+  const databaseUrl = settings.url('databaseUrl', ['postgres:', 'postgresql:'], 'a PostgreSQL URL', 'postgres://USER:PASSWORD@HOST:5432/DATABASE');
+  const dataDir = resolve(settings.string('dataDir') ?? DEFAULTS.dataDir);
+  const externalUrl = settings.url('externalUrl', ['http:', 'https:'], 'an http(s) URL', 'https://registry.example.com');
+  const tokenKeyFile = settings.string('tokenKeyFile');
+  const adminPassword = settings.pick('adminPassword');
+  if (adminPassword) {
+    const problem = passwordProblem(adminPassword.value);
+    if (problem) throw invalid(adminPassword, 'adminPassword', problem);
+  }
   return {
-    listen: parseListen(pick('listen') ?? DEFAULTS.listen),
+    listen: settings.listen('listen', DEFAULTS.listen),
     dataDir,
-    ...(databaseUrl ? { databaseUrl } : {}),
-    maxManifestBytes: positiveNumber('maxManifestBytes', pick('maxManifestBytes') ?? DEFAULTS.maxManifestBytes),
-    uploadExpiryMs: positiveNumber('uploadExpiryHours', pick('uploadExpiryHours') ?? DEFAULTS.uploadExpiryHours) * 3600_000,
-    automaticMount: parseBoolean('automaticMount', pick('automaticMount') ?? true),
-    logLevel: pick('logLevel') ?? DEFAULTS.logLevel,
-    ...(externalUrl ? { externalUrl: parseExternalUrl(externalUrl) } : {}),
+    // The string as given: pg parses it itself (a URL object would re-encode it).
+    ...(databaseUrl ? { databaseUrl: settings.string('databaseUrl')! } : {}),
+    maxManifestBytes: settings.number('maxManifestBytes', DEFAULTS.maxManifestBytes, { min: 1, integer: true }),
+    uploadExpiryMs: settings.number('uploadExpiryHours', DEFAULTS.uploadExpiryHours, { min: 0, positive: true }) * 3600_000,
+    automaticMount: settings.boolean('automaticMount', true),
+    logLevel: settings.oneOf('logLevel', DEFAULTS.logLevel, LOG_LEVELS, 'a log level'),
+    ...(externalUrl ? { externalUrl: externalUrl.toString().replace(/\/$/, '') } : {}),
     auth: {
-      service: pick('authService') ?? DEFAULTS.authService,
-      tokenLifetimeSeconds: positiveNumber('tokenLifetimeSeconds', pick('tokenLifetimeSeconds') ?? DEFAULTS.tokenLifetimeSeconds),
+      service: settings.string('authService') ?? DEFAULTS.authService,
+      tokenLifetimeSeconds: settings.number('tokenLifetimeSeconds', DEFAULTS.tokenLifetimeSeconds, { min: 1, integer: true }),
       tokenKeyFile: resolve(tokenKeyFile ?? join(dataDir, 'auth', 'token-signing-key.pem')),
       tokenKeyFileConfigured: tokenKeyFile !== undefined,
-      allowOpen: parseBoolean('allowOpen', pick('allowOpen') ?? false),
-      ...(adminPassword ? { adminPassword } : {}),
-      maxFailedLogins: positiveNumber('maxFailedLogins', pick('maxFailedLogins') ?? DEFAULTS.maxFailedLogins),
+      allowOpen: settings.boolean('allowOpen', false),
+      ...(adminPassword ? { adminPassword: adminPassword.value } : {}),
+      maxFailedLogins: settings.number('maxFailedLogins', DEFAULTS.maxFailedLogins, { min: 1, integer: true }),
     },
-    cacheMergePatterns: globList(pick('cacheMerge')),
-    storage: resolveStorage(pick),
-    webhooks: { ...(githubSecret ? { githubSecret } : {}), ...(gitlabToken ? { gitlabToken } : {}) },
+    cacheMergePatterns: globList(settings.value('cacheMerge')),
+    storage: resolveStorage(settings),
+    webhooks: webhookSecrets(settings),
   };
 }
 
-function parseExternalUrl(value: string): string {
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http(s)');
-    return url.toString().replace(/\/$/, '');
-  } catch {
-    throw new ConfigError(`invalid external URL "${value}"`);
-  }
+function webhookSecrets(settings: SettingsReader): CairnConfig['webhooks'] {
+  const githubSecret = settings.string('githubWebhookSecret');
+  const gitlabToken = settings.string('gitlabWebhookToken');
+  return { ...(githubSecret ? { githubSecret } : {}), ...(gitlabToken ? { gitlabToken } : {}) };
+}
+
+/** A plain object of settings (tests, programmatic use) names each value by its key. */
+function asSource(source: ConfigSource | ConfigInput): ConfigSource {
+  return 'where' in source && typeof source.where === 'function' ? (source as ConfigSource) : { values: source as ConfigInput, where: (key) => key };
 }
 
 function globList(value: string | string[] | undefined): string[] {
   const list = value === undefined ? [] : Array.isArray(value) ? value : value.split(',');
   return list.map((g) => g.trim()).filter((g) => g.length > 0);
-}
-
-export function parseBoolean(name: string, value: boolean | string): boolean {
-  if (typeof value === 'boolean') return value;
-  if (/^(1|true|yes)$/i.test(value)) return true;
-  if (/^(0|false|no)$/i.test(value)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${value}"`);
-}
-
-export function parseListen(value: string): ListenAddress {
-  const match = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) throw new ConfigError(`invalid listen address "${value}" (want host:port)`);
-  return { host: match[1] ?? match[2]!, port };
 }
 
 /** The configuration as it may be logged: the database password masked. */
@@ -202,10 +184,4 @@ function maskPassword(url: string): string {
   } catch {
     return '(unparseable URL)';
   }
-}
-
-function positiveNumber(name: string, value: number | string): number {
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`${name} must be a positive number, got "${value}"`);
-  return n;
 }

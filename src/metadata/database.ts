@@ -1,12 +1,14 @@
 /**
  * Opens the metadata database: PostgreSQL through a `pg` pool when a URL is given, otherwise
  * PGlite (PostgreSQL compiled to WebAssembly) in-process, persisted under the data directory.
- * Both speak the same SQL, run the same migrations and pass the same store suite.
+ * Both speak the same SQL, run the same migrations and pass the same store suite. A PGlite
+ * directory is locked for as long as it is open (directory-lock.ts): one process at a time.
  */
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { lockDatabaseDirectory } from './directory-lock.js';
 import { PGliteBatchDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
@@ -49,16 +51,24 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
       runScript: async (executor, script) => void (await sql.raw(script).execute(executor)),
     };
   }
-  if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
-  const pglite = await PGlite.create({
-    ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
-    // PGlite's own bytea parser converts byte by byte in JavaScript (thousands of calls for one
-    // manifest); Buffer decodes hex natively.
-    parsers: { [INT8_OID]: (value: string) => Number(value), [BYTEA_OID]: parseByteaHex },
-  });
+  // Before anything touches the directory: a second process on it would corrupt it.
+  const lock = connection.dataDir ? await lockDatabaseDirectory(connection.dataDir) : undefined;
+  let pglite: PGlite;
+  try {
+    if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
+    pglite = await PGlite.create({
+      ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
+      // PGlite's own bytea parser converts byte by byte in JavaScript (thousands of calls for one
+      // manifest); Buffer decodes hex natively.
+      parsers: { [INT8_OID]: (value: string) => Number(value), [BYTEA_OID]: parseByteaHex },
+    });
+  } catch (error) {
+    await lock?.release();
+    throw error;
+  }
   return {
     kind: 'pglite',
-    db: new Kysely<Database>({ dialect: new PGliteBatchDialect(pglite) }),
+    db: new Kysely<Database>({ dialect: new PGliteBatchDialect(pglite, () => lock?.release()) }),
     runScript: async (_executor, script) => void (await pglite.exec(script)),
   };
 }

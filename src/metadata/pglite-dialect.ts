@@ -34,14 +34,18 @@ type Message = { name: string };
 type Field = { name: string; dataTypeID: number };
 
 export class PGliteBatchDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  /** `afterDestroy` runs once PGlite is closed (the data directory's lock is released there). */
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly afterDestroy?: () => Promise<void> | void,
+  ) {}
 
   createAdapter() {
     return new PostgresAdapter();
   }
 
   createDriver(): Driver {
-    return new PGliteBatchDriver(this.pglite);
+    return new PGliteBatchDriver(this.pglite, this.afterDestroy);
   }
 
   createQueryCompiler() {
@@ -58,7 +62,10 @@ class PGliteBatchDriver implements Driver {
   private busy = false;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly pglite: PGlite) {
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly afterDestroy?: () => Promise<void> | void,
+  ) {
     this.connection = new PGliteBatchConnection(pglite);
   }
 
@@ -90,7 +97,11 @@ class PGliteBatchDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    await this.pglite.close();
+    try {
+      await this.pglite.close();
+    } finally {
+      await this.afterDestroy?.();
+    }
   }
 }
 

@@ -116,7 +116,8 @@ export interface PermissionsTable {
 export interface AuditEventsTable {
   id: Generated<number>;
   at: Timestamp;
-  actor: string | null;
+  actor: string;
+  actor_kind: 'account' | 'anonymous' | 'open' | 'system';
   action: string;
   target: string | null;
   client_ip: string | null;
@@ -207,7 +208,8 @@ export interface RetentionRunsTable {
   id: Generated<number>;
   policy: string | null;
   trigger: 'api' | 'schedule' | 'cli';
-  actor: string | null;
+  actor: string;
+  actor_kind: 'account' | 'anonymous' | 'open' | 'system';
   started_at: Timestamp;
   finished_at: Timestamp | null;
   tags_deleted: number;

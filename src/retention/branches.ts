@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { branchOf } from '../cache/branches.js';
+import type { AuditActor } from '../metadata/stores/audit.js';
 import type { Metadata, Stores } from '../metadata/stores/index.js';
 import { isValidRepositoryName } from '../oci/name.js';
 import type { Repositories } from '../registry/repositories.js';
@@ -73,6 +74,12 @@ export class BranchLifecycle {
     return [...views.values()].sort((a, b) => (a.branch < b.branch ? -1 : a.branch > b.branch ? 1 : 0));
   }
 
+  /** One branch; the name may be given as Git names it. Never recorded and untagged: live. */
+  async find(repository: string, branch: string): Promise<BranchView> {
+    const name = checkedBranch(branch);
+    return (await this.list(repository)).find((b) => b.branch === name) ?? { branch: name, state: 'live', changedAt: null, source: null, tags: [] };
+  }
+
   /** Sets one branch's state. The branch may be given as Git names it (`feature/x`). */
   async set(repository: string, branch: string, state: 'live' | 'gone', source: string): Promise<BranchView> {
     const name = checkedBranch(branch);
@@ -100,15 +107,14 @@ export class BranchLifecycle {
   }
 
   async saveMapping(gitRepository: string, repositories: readonly string[], lowercase: boolean): Promise<GitMapping> {
-    if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(gitRepository) || gitRepository.length > 255) {
-      throw new MappingInvalidError(`"${gitRepository}" is not a Git repository path (owner/name, group/sub/name)`);
-    }
+    checkGitRepository(gitRepository);
     const bad = repositories.find((r) => !isValidRepositoryName(r));
     if (bad !== undefined) throw new MappingInvalidError(`"${bad}" is not a repository name`);
     return mappingView(await this.deps.metadata.stores.branches.saveMapping(gitRepository, repositories, lowercase));
   }
 
   async deleteMapping(gitRepository: string): Promise<void> {
+    checkGitRepository(gitRepository);
     if (!(await this.deps.metadata.stores.branches.deleteMapping(gitRepository))) throw new MappingNotFoundError(gitRepository);
   }
 
@@ -147,13 +153,29 @@ export class BranchLifecycle {
       applied.push(repository);
     }
     await stores.audit.record({
-      actor: `webhook:${forge}`,
-      action: 'retention.branch',
+      actor: webhookActor(forge),
+      action: 'branch.update',
       target: event.gitRepository,
       details: { delivery: deliveryId, branch, state: event.state, why: event.why, repositories: applied },
     });
     this.deps.logger.info({ forge, gitRepository: event.gitRepository, branch, state: event.state, repositories: applied }, 'branch state from webhook');
     return { status: 'applied', gitRepository: event.gitRepository, branch, state: event.state, repositories: applied };
+  }
+}
+
+/**
+ * A forge's delivery, as an audit actor: kind 'system' — Cairn acting on the operator's
+ * configuration (the shared secret they set and the mapping an admin made), as for the start-up
+ * admin — so no new actor kind (and no migration of audit_events' CHECK) is needed. The name
+ * says which forge; the kind keeps it apart from an account of that name.
+ */
+export function webhookActor(forge: Forge): AuditActor {
+  return { name: forge, kind: 'system' };
+}
+
+function checkGitRepository(gitRepository: string): void {
+  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/.test(gitRepository) || gitRepository.length > 255) {
+    throw new MappingInvalidError(`"${gitRepository}" is not a Git repository path (owner/name, group/sub/name)`);
   }
 }
 

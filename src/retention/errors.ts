@@ -1,6 +1,6 @@
 /**
  * Retention's domain errors, named after facts and free of HTTP. Each carries a `kind`; the admin
- * API maps kinds to statuses in one table (src/http/admin/retention-errors.ts).
+ * API maps kinds to statuses in its one table (API_ERRORS in src/http/admin/errors.ts).
  */
 export type RetentionErrorKind =
   | 'policy_invalid'
@@ -20,7 +20,8 @@ export class RetentionError extends Error {
     message: string,
   ) {
     super(message);
-    this.name = new.target.name;
+    // One name for every kind: the CLI's error table (src/cli/errors.ts) matches it by name.
+    this.name = 'RetentionError';
   }
 }
 

@@ -3,6 +3,7 @@
  * claim, see RetentionStore.claim) makes exactly one of them run a given policy at a time.
  */
 import type { Logger } from 'pino';
+import { SYSTEM } from '../metadata/stores/audit.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import { RunInProgressError } from './errors.js';
 import type { RetentionService } from './service.js';
@@ -34,7 +35,7 @@ export class RetentionScheduler {
     try {
       for (const name of await this.metadata.stores.retention.duePolicies()) {
         // run() claims the policy; when another replica got it first, nothing happens here.
-        await this.service.run(name, 'schedule', null).catch((err: unknown) => {
+        await this.service.run(name, 'schedule', SYSTEM).catch((err: unknown) => {
           if (!(err instanceof RunInProgressError)) throw err;
         });
       }

@@ -4,6 +4,7 @@
  * collector's review-queue triggers see every delete). Runs are recorded, audited and counted.
  */
 import type { Logger } from 'pino';
+import type { AuditActor } from '../metadata/stores/audit.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { DoomedManifest, PolicyRow, RunRow } from '../metadata/stores/retention.js';
 import type { ManifestService } from '../registry/manifests.js';
@@ -45,7 +46,8 @@ export interface Run {
   readonly id: number;
   readonly policy: string | null;
   readonly trigger: RunRow['trigger'];
-  readonly actor: string | null;
+  /** Who ran it: an admin or open-mode caller (API), Cairn itself (schedule, CLI). */
+  readonly actor: AuditActor;
   readonly startedAt: Date;
   readonly finishedAt: Date | null;
   readonly tagsDeleted: number;
@@ -122,7 +124,7 @@ export class RetentionService {
    * replica at a time: a named policy that is busy is refused, a busy one in an all-policies run
    * is skipped.
    */
-  async run(name: string | undefined, trigger: Trigger, actor: string | null): Promise<Run[]> {
+  async run(name: string | undefined, trigger: Trigger, actor: AuditActor): Promise<Run[]> {
     const names = name !== undefined ? [(await this.policy(name)).name] : (await this.store.listPolicies()).map((p) => p.name);
     const runs: Run[] = [];
     for (const policy of names) {
@@ -170,7 +172,7 @@ export class RetentionService {
     }));
   }
 
-  private async runClaimed(policy: string, trigger: Trigger, actor: string | null): Promise<Run> {
+  private async runClaimed(policy: string, trigger: Trigger, actor: AuditActor): Promise<Run> {
     const { metrics, logger, manifests, metadata } = this.deps;
     const id = await this.store.startRun(policy, trigger, actor);
     const deleted: DeletedItem[] = [];
@@ -240,7 +242,7 @@ function runView(row: RunRow): Run {
     id: row.id,
     policy: row.policy,
     trigger: row.trigger,
-    actor: row.actor,
+    actor: { name: row.actor, kind: row.actor_kind },
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     tagsDeleted: row.tags_deleted,

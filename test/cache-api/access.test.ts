@@ -52,8 +52,7 @@ describeOnEachDatabase(
       }
     });
 
-    // Known Cairn bug (reported): src/http/admin/caches.ts throws AdminError(401, 'forbidden', …) for an anonymous
-    // caller, so a 401 carries the code of a 403; every other 401 of the API says 'unauthorized'.
+    // A 401 carries the code of a 401 (an anonymous caller is refused as unauthenticated, not as forbidden).
     test('no credentials: the 401 says unauthorized, like every other 401 of the API', async () => {
       for (const path of routes('team/cache')) {
         const response = await api(ctx.base, path);

@@ -64,7 +64,7 @@ test('invalid S3 settings are refused with the setting named', () => {
     [{ AWS_SECRET_ACCESS_KEY: '' }, /AWS_SECRET_ACCESS_KEY/],
     [{ CAIRN_S3_PART_SIZE: '1048576' }, /at least 5242880/],
     [{ CAIRN_S3_FORCE_PATH_STYLE: 'maybe' }, /true or false/],
-    [{ CAIRN_STORAGE: 'tape' }, /"filesystem" or "s3"/],
+    [{ CAIRN_STORAGE: 'tape' }, /CAIRN_STORAGE: "tape" is not a storage kind \(filesystem, s3\)/],
   ];
   for (const [override, message] of cases) {
     assert.throws(() => resolveConfig(fromEnvironment({ ...S3_ENV, ...override })), (error: unknown) => {

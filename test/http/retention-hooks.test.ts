@@ -54,21 +54,21 @@ describeOnEachDatabase(
     test('setup: repositories with branch caches, and mappings (admin only)', async () => {
       for (const tag of ['cache-main', 'cache-feature-login', 'cache-fix-crash', 'cache-mr-x']) await pushTag(ctx.base, 'web/app', tag);
       await pushTag(ctx.base, 'web/app-arm', 'cache-feature-login');
-      const unauthenticated = await http('PUT', `${ctx.base}/api/v1/retention/git-mappings/org/app`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ repositories: ['web/app'] }) });
+      const unauthenticated = await http('PUT', `${ctx.base}/api/v1/retention/git-mappings/org%2Fapp`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ repositories: ['web/app'] }) });
       assert.equal(unauthenticated.status, 401);
-      assert.equal((await admin(ctx.base, 'POST', '/retention/plan', {})).status, 200);
-      assert.equal((await http('POST', `${ctx.base}/api/v1/retention/plan`)).status, 401, 'the retention API needs an admin');
-      const mapped = await admin(ctx.base, 'PUT', '/retention/git-mappings/org/app', { repositories: ['web/app', 'web/app-arm'], lowercase: true });
+      assert.equal((await admin(ctx.base, 'GET', '/retention/plan')).status, 200);
+      assert.equal((await http('GET', `${ctx.base}/api/v1/retention/plan`)).status, 401, 'the retention API needs an admin');
+      const mapped = await admin(ctx.base, 'PUT', '/retention/git-mappings/org%2Fapp', { repositories: ['web/app', 'web/app-arm'], lowercase: true });
       assert.equal(mapped.status, 200, mapped.text());
       assert.deepEqual(mapped.json().repositories, ['web/app', 'web/app-arm']);
-      assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/group/sub/app', { repositories: ['web/app'] })).status, 200);
+      assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/group%2Fsub%2Fapp', { repositories: ['web/app'] })).status, 200);
       assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/not-a-path', { repositories: ['web/app'] })).status, 400);
-      assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/org/x', { repositories: ['Not Valid'] })).status, 400);
-      assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/org/x', { repositories: ['web/app'], typo: 1 })).status, 400, 'unknown properties are refused, not dropped');
+      assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/org%2Fx', { repositories: ['Not Valid'] })).status, 400);
+      assert.equal((await admin(ctx.base, 'PUT', '/retention/git-mappings/org%2Fx', { repositories: ['web/app'], typo: 1 })).status, 400, 'unknown properties are refused, not dropped');
       const listed = (await admin(ctx.base, 'GET', '/retention/git-mappings')).json().mappings;
       assert.deepEqual(listed.map((m: { gitRepository: string }) => m.gitRepository), ['group/sub/app', 'org/app']);
-      const audit = (await admin(ctx.base, 'GET', '/audit-events?action=retention.git-mapping.put')).json().events;
-      assert.equal(audit[0].actor, 'admin');
+      const audit = (await admin(ctx.base, 'GET', '/audit-events?action=git_mapping.save')).json().events;
+      assert.deepEqual([audit[0].actor, audit[0].actorKind, audit[0].target], ['admin', 'account', 'group/sub/app']);
     });
 
     test('GitHub: a signed branch delete marks the branch gone in every mapped repository, sanitised and lower-cased', async () => {
@@ -77,8 +77,9 @@ describeOnEachDatabase(
       assert.deepEqual(response.json(), { status: 'applied', gitRepository: 'org/app', branch: 'feature-login', state: 'gone', repositories: ['web/app', 'web/app-arm'] });
       assert.equal((await states(ctx.base, 'web/app'))['feature-login'], 'gone');
       assert.equal((await states(ctx.base, 'web/app-arm'))['feature-login'], 'gone');
-      const audit = (await admin(ctx.base, 'GET', '/audit-events?actor=webhook:github')).json().events;
-      assert.equal(audit[0].target, 'org/app');
+      // The forge acts on the operator's configuration (shared secret, mapping): actor kind 'system'.
+      const audit = (await admin(ctx.base, 'GET', '/audit-events?actor=github&action=branch.update')).json().events;
+      assert.deepEqual([audit[0].actorKind, audit[0].target, audit[0].details.branch], ['system', 'org/app', 'feature-login']);
     });
 
     test('GitHub: a closed pull request marks its head branch gone; create brings a branch back', async () => {
@@ -120,6 +121,8 @@ describeOnEachDatabase(
         body: '{nope',
       });
       assert.equal(notJson.status, 400);
+      assert.equal(notJson.json().error.code, 'invalid_request');
+      assert.equal(forged.headers['www-authenticate'], undefined, 'no Basic challenge for a forge');
     });
 
     test('GitLab: a push deleting a branch and a merged merge request mark branches gone; bad tokens, unknown events, replays do nothing', async () => {
@@ -139,8 +142,8 @@ describeOnEachDatabase(
     });
 
     test('mappings can be deleted', async () => {
-      assert.equal((await admin(ctx.base, 'DELETE', '/retention/git-mappings/group/sub/app')).status, 204);
-      assert.equal((await admin(ctx.base, 'DELETE', '/retention/git-mappings/group/sub/app')).status, 404);
+      assert.equal((await admin(ctx.base, 'DELETE', '/retention/git-mappings/group%2Fsub%2Fapp')).status, 204);
+      assert.equal((await admin(ctx.base, 'DELETE', '/retention/git-mappings/group%2Fsub%2Fapp')).status, 404);
     });
   },
   { env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_GITHUB_WEBHOOK_SECRET: GITHUB_SECRET, CAIRN_GITLAB_WEBHOOK_TOKEN: GITLAB_TOKEN } },

@@ -670,23 +670,39 @@ for (const kind of testDatabases()) {
       test('recordMany appends every event in order in one go, details as JSON or NULL', async () => {
         const actor = `auditor-${randomBytes(4).toString('hex')}`;
         const events = Array.from({ length: 25 }, (_, i) => ({
-          actor,
+          actor: { name: actor, kind: 'account' as const },
           action: `action-${i}`,
           target: i % 2 ? `repo/${i}` : null,
           clientIp: '127.0.0.1',
           details: i % 3 ? { n: i, quote: `it's "${i}"` } : null,
         }));
         await meta.stores.audit.recordMany(events);
-        await meta.stores.audit.record({ actor, action: 'single' });
+        await meta.stores.audit.record({ actor: { name: actor, kind: 'account' }, action: 'single' });
         const listed = (await meta.stores.audit.list({ limit: 100, actor })).reverse();
         assert.deepEqual(
-          listed.map((row) => [row.action, row.target, row.client_ip, row.details]),
+          listed.map((row) => [row.actor_kind, row.action, row.target, row.client_ip, row.details]),
           [
-            ...events.map((e) => [e.action, e.target, e.clientIp, e.details]),
-            ['single', null, null, null],
+            ...events.map((e) => ['account', e.action, e.target, e.clientIp, e.details]),
+            ['account', 'single', null, null, null],
           ],
         );
         assert.ok(listed.every((row, i) => i === 0 || row.id > listed[i - 1]!.id), 'ids follow the order given');
+      });
+
+      test('actors are never NULL: anonymous and open-registry callers are named, with their kind; filter by target', async () => {
+        const target = `repo/${randomBytes(4).toString('hex')}`;
+        await meta.stores.audit.recordMany([
+          { actor: { name: 'anonymous', kind: 'anonymous' }, action: 'push', target },
+          { actor: { name: 'anonymous', kind: 'open' }, action: 'delete', target },
+        ]);
+        const listed = await meta.stores.audit.list({ limit: 10, target });
+        assert.deepEqual(
+          listed.map((row) => [row.actor, row.actor_kind, row.action]),
+          [
+            ['anonymous', 'open', 'delete'],
+            ['anonymous', 'anonymous', 'push'],
+          ],
+        );
       });
 
       test('recordMany of nothing writes nothing', async () => {

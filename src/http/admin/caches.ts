@@ -1,77 +1,104 @@
 /**
- * The BuildKit cache API under /api/v1 (see openapi.ts):
- *   GET /caches                                     every tagged cache the caller may pull
- *   GET /repositories/<name>/caches                 caches of one repository
- *   GET /repositories/<name>/caches/<tag>           one cache: layers, records, shared bytes
- *   GET /repositories/<name>/caches/<tag>/diff/<other>
- *   GET|PUT /repositories/<name>/cache-settings      branch pattern, merge and fallback (PUT: admin)
- * Repository names contain slashes, so `/repositories/*` is parsed from the right, like /v2.
+ * The BuildKit cache API: reads need pull permission on the repository (or admin); the
+ * registry-wide list holds only what the caller may pull; settings are written by admins.
+ * Repository names contain slashes: these paths are matched from the right (see route.ts).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { CacheService, CacheSettings } from '../../cache/service.js';
 import type { Repositories } from '../../registry/repositories.js';
-import { AdminError, identifyCaller, mayRead, requireAdmin } from './api-auth.js';
+import { mayRead } from './api-auth.js';
+import { defineRoute, type AdminRoute } from './route.js';
 import * as s from './schemas.js';
 
-type Route =
-  | { kind: 'list'; name: string }
-  | { kind: 'detail'; name: string; tag: string }
-  | { kind: 'diff'; name: string; tag: string; other: string }
-  | { kind: 'settings'; name: string };
+type Name = { name: string };
 
-const ROUTES: ReadonlyArray<[RegExp, (m: RegExpExecArray) => Route]> = [
-  [/^(.+)\/caches$/, (m) => ({ kind: 'list', name: m[1]! })],
-  [/^(.+)\/caches\/([^/]+)\/diff\/([^/]+)$/, (m) => ({ kind: 'diff', name: m[1]!, tag: m[2]!, other: m[3]! })],
-  [/^(.+)\/caches\/([^/]+)$/, (m) => ({ kind: 'detail', name: m[1]!, tag: m[2]! })],
-  [/^(.+)\/cache-settings$/, (m) => ({ kind: 'settings', name: m[1]! })],
-];
+const NAME_NOTE = 'Repository names contain slashes and are sent as they are: /api/v1/repositories/team/app/caches.';
 
-export function registerCacheRoutes(app: FastifyInstance, access: AccessControl, caches: CacheService, repositories: Repositories): void {
-  app.get('/caches', async (request) => {
-    const caller = await identifyCaller(access, request);
-    const all = await caches.list();
-    const visible = [];
-    for (const c of all) if (await mayRead(access, caller, c.repository)) visible.push(c);
-    return { caches: visible };
-  });
-
-  app.get('/repositories/*', async (request) => {
-    const route = parseRoute(request);
-    const caller = await identifyCaller(access, request);
-    if (!(await mayRead(access, caller, route.name))) {
-      if (caller.open || caller.account) throw new AdminError(403, 'forbidden', 'no pull permission on this repository');
-      throw new AdminError(401, 'unauthorized', 'authentication required');
-    }
-    const id = await repositories.require(route.name);
-    switch (route.kind) {
-      case 'list':
-        return { repository: route.name, caches: await caches.list(id) };
-      case 'detail':
-        return caches.detail(id, route.tag);
-      case 'diff':
-        return caches.diff(id, route.tag, route.other);
-      case 'settings':
-        return caches.settings(id);
-    }
-  });
-
-  app.put<{ Body: CacheSettings }>('/repositories/*', { schema: { body: s.cacheSettings } }, async (request) => {
-    const route = parseRoute(request);
-    if (route.kind !== 'settings') throw new AdminError(405, 'method_not_allowed', 'only cache-settings can be written');
-    await requireAdmin(access, request);
-    const id = await repositories.findOrCreate(route.name);
-    const saved = await caches.saveSettings(id, request.body);
-    await access.audit(null, 'admin.put cache-settings', request.ip, { ...saved }, route.name);
-    return saved;
-  });
-}
-
-function parseRoute(request: FastifyRequest): Route {
-  const rest = (request.raw.url ?? '').split('?')[0]!.replace(/^\/api\/v1\/repositories\//, '');
-  for (const [pattern, build] of ROUTES) {
-    const match = pattern.exec(rest);
-    if (match) return build(match);
-  }
-  throw new AdminError(404, 'not_found', 'unknown endpoint');
+export function cacheRoutes(access: AccessControl, caches: CacheService, repositories: Repositories): AdminRoute[] {
+  return [
+    defineRoute({
+      method: 'GET',
+      path: '/caches',
+      operationId: 'listCaches',
+      tag: 'caches',
+      summary: 'Every tagged BuildKit cache the caller may pull: tag, branch, format, mode, sizes, records, layers, imports, warnings',
+      access: 'reader',
+      schema: { response: s.caches },
+      status: 200,
+      errors: [],
+      handler: async ({ caller }) => {
+        const visible = [];
+        for (const cache of await caches.list()) if (await mayRead(access, caller, cache.repository)) visible.push(cache);
+        return { caches: visible };
+      },
+    }),
+    // Declaration order is matching order: `…/caches/{tag}/diff/{other}` before `…/caches/{tag}`.
+    defineRoute<Name>({
+      method: 'GET',
+      path: '/repositories/{name}/caches',
+      operationId: 'listRepositoryCaches',
+      tag: 'caches',
+      summary: "A repository's BuildKit caches",
+      description: NAME_NOTE,
+      access: 'reader',
+      schema: { response: s.repositoryCaches },
+      status: 200,
+      errors: ['repository_name_invalid', 'repository_not_found'],
+      handler: async ({ params }) => ({ repository: params.name, caches: await caches.list(await repositories.require(params.name)) }),
+    }),
+    defineRoute<Name & { tag: string; other: string }>({
+      method: 'GET',
+      path: '/repositories/{name}/caches/{tag}/diff/{other}',
+      operationId: 'diffCaches',
+      tag: 'caches',
+      summary: 'Records and layers only in one of two caches, and the bytes on each side',
+      description: NAME_NOTE,
+      access: 'reader',
+      schema: { response: s.cacheDiff },
+      status: 200,
+      errors: ['repository_name_invalid', 'repository_not_found', 'cache_not_found'],
+      handler: async ({ params }) => caches.diff(await repositories.require(params.name), params.tag, params.other),
+    }),
+    defineRoute<Name & { tag: string }>({
+      method: 'GET',
+      path: '/repositories/{name}/caches/{tag}',
+      operationId: 'getCache',
+      tag: 'caches',
+      summary: 'One cache: layers (digest, size, media type, buildkit/createdat), records with their result chains and inputs, bytes shared with every other cache',
+      description: NAME_NOTE,
+      access: 'reader',
+      schema: { response: s.cacheDetail },
+      status: 200,
+      errors: ['repository_name_invalid', 'repository_not_found', 'cache_not_found'],
+      handler: async ({ params }) => caches.detail(await repositories.require(params.name), params.tag),
+    }),
+    defineRoute<Name>({
+      method: 'GET',
+      path: '/repositories/{name}/cache-settings',
+      operationId: 'getCacheSettings',
+      tag: 'caches',
+      summary: 'Branch pattern, merge-enabled tag globs and fallback tags of a repository',
+      description: NAME_NOTE,
+      access: 'reader',
+      schema: { response: s.cacheSettingsAnswer },
+      status: 200,
+      errors: ['repository_name_invalid', 'repository_not_found'],
+      handler: async ({ params }) => caches.settings(await repositories.require(params.name)),
+    }),
+    defineRoute<Name, Record<string, never>, CacheSettings, CacheSettings>({
+      method: 'PUT',
+      path: '/repositories/{name}/cache-settings',
+      operationId: 'putCacheSettings',
+      tag: 'caches',
+      summary: 'Set the branch pattern, merge-enabled tag globs and fallback tags of a repository (created if new)',
+      description: NAME_NOTE,
+      access: 'admin',
+      schema: { body: s.cacheSettings, response: s.cacheSettingsAnswer },
+      status: 200,
+      errors: ['repository_name_invalid', 'cache_settings_invalid'],
+      handler: async ({ params, body }) => caches.saveSettings(await repositories.findOrCreate(params.name), body),
+      action: 'cache_settings.update',
+      audit: ({ params }, saved) => ({ target: params.name, details: { ...saved } }),
+    }),
+  ];
 }

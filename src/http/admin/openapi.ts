@@ -1,110 +1,98 @@
-/** The OpenAPI 3.1 document of the admin API, served at GET /api/v1/openapi.json. */
-import * as r from './retention-schemas.js';
+/**
+ * The OpenAPI 3.1 document of the admin API (GET /api/v1/openapi.json), built from the route
+ * definitions: the same schemas Fastify validates and serialises with, and the statuses each
+ * operation really answers — its success status, the failures of its domain errors, and those
+ * every route of its kind can meet (authentication, request validation).
+ */
+import { API_ERRORS, type ApiErrorKind } from './errors.js';
+import type { AdminRoute } from './route.js';
 import * as s from './schemas.js';
 
-const json = (schema: object) => ({ content: { 'application/json': { schema } } });
-const errors = {
-  '400': { description: 'invalid request', ...json(s.error) },
-  '401': { description: 'not authenticated', ...json(s.error) },
-  '403': { description: 'not an admin', ...json(s.error) },
-  '404': { description: 'no such account, token or permission', ...json(s.error) },
-  '409': { description: 'already exists', ...json(s.error) },
-};
-const op = (summary: string, extra: object = {}) => ({ summary, responses: { '200': { description: 'OK' }, ...errors }, ...extra });
-const body = (schema: object) => ({ requestBody: { required: true, ...json(schema) } });
-const nameParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+const PREFIX = '/api/v1';
 
-export const openApiDocument = {
-  openapi: '3.1.0',
-  info: {
-    title: 'Cairn admin API',
-    version: '1',
-    description:
-      'Accounts, robots, personal access tokens, permissions and the audit log. Admin only: authenticate with HTTP Basic (an admin user, or its personal access token) or a Bearer token issued to an admin.',
-  },
-  components: { securitySchemes: { basic: { type: 'http', scheme: 'basic' }, bearer: { type: 'http', scheme: 'bearer' } } },
-  security: [{ basic: [] }, { bearer: [] }],
-  paths: {
-    '/api/v1/users': { get: op('List users'), post: op('Create a user', body(s.createUser)) },
-    '/api/v1/users/{name}': {
-      parameters: [nameParam('name')],
-      get: op('Show a user'),
-      patch: op('Change password, admin flag or disabled flag', body(s.updateUser)),
+/** Failures every route of a kind can answer, whatever its handler does. */
+function commonErrors(route: AdminRoute): ApiErrorKind[] {
+  const kinds: ApiErrorKind[] = [];
+  if (route.access !== 'public') {
+    // 403 even for `reader` routes without a repository: in open mode, to a caller off loopback.
+    kinds.push('unauthenticated', 'remote_while_open', 'login_rate_limited');
+    if (route.access === 'admin') kinds.push('not_admin');
+    if (route.access === 'reader' && route.path.includes('{name}')) kinds.push('access_denied');
+  }
+  if (route.schema.body) kinds.push('request_invalid', 'body_malformed', 'body_too_large', 'media_type_unsupported');
+  if (route.schema.querystring || route.schema.params) kinds.push('request_invalid');
+  return kinds;
+}
+
+/** The statuses an operation answers, each with the kinds behind it (for the description). */
+export function documentedStatuses(route: AdminRoute): Map<number, ApiErrorKind[]> {
+  const statuses = new Map<number, ApiErrorKind[]>();
+  for (const kind of [...commonErrors(route), ...route.errors]) {
+    const status = API_ERRORS[kind].status;
+    const kinds = statuses.get(status) ?? [];
+    if (!kinds.includes(kind)) kinds.push(kind);
+    statuses.set(status, kinds);
+  }
+  return statuses;
+}
+
+const SUCCESS: Record<AdminRoute['status'], string> = { 200: 'OK', 201: 'Created', 204: 'Done; no content' };
+
+export function buildOpenApiDocument(routes: readonly AdminRoute[]) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const responses: Record<string, unknown> = {
+      [route.status]: { description: SUCCESS[route.status], ...(route.schema.response ? json(route.schema.response) : {}) },
+    };
+    for (const [status, kinds] of [...documentedStatuses(route)].sort(([a], [b]) => a - b)) {
+      responses[status] = {
+        description: `${API_ERRORS[kinds[0]!].code}: ${kinds.join(', ').replaceAll('_', ' ')}`,
+        ...(status === 405 ? {} : { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }),
+        ...(status === 429 ? { headers: { 'Retry-After': { description: 'seconds to wait', schema: { type: 'integer' } } } } : {}),
+      };
+    }
+    const operation = {
+      operationId: route.operationId,
+      summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
+      tags: [route.tag],
+      ...(route.access === 'public' ? { security: [] } : {}),
+      parameters: [...pathParameters(route), ...queryParameters(route)],
+      ...(route.schema.body ? { requestBody: { required: true, ...json(route.schema.body) } } : {}),
+      responses,
+    };
+    (paths[`${PREFIX}${route.path}`] ??= {})[route.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Cairn admin API',
+      version: '1',
+      description:
+        'Accounts, robots, personal access tokens, permissions, the audit log and BuildKit caches. Authenticate with HTTP Basic ' +
+        '(a password, robot secret or personal access token) or a Bearer token from /token. Every property is camelCase. ' +
+        'Every failure is {"error":{"code","message","detail"}}; an unknown path is 404 not_found, a method a path does not have ' +
+        '405 method_not_allowed with Allow.',
     },
-    '/api/v1/robots': { get: op('List robot accounts'), post: op('Create a robot; the secret is in the response, once', body(s.createRobot)) },
-    '/api/v1/robots/{name}': { parameters: [nameParam('name')], patch: op('Disable or enable a robot', body(s.updateRobot)) },
-    '/api/v1/robots/{name}/secret': { parameters: [nameParam('name')], post: op('Rotate the secret; the new one is in the response, once') },
-    '/api/v1/accounts/{name}/tokens': {
-      parameters: [nameParam('name')],
-      get: op('List personal access tokens (never their secrets)'),
-      post: op('Create a personal access token; the secret is in the response, once', body(s.createToken)),
+    components: {
+      securitySchemes: { basic: { type: 'http', scheme: 'basic' }, bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: { Error: s.error },
     },
-    '/api/v1/accounts/{name}/tokens/{token}': { parameters: [nameParam('name'), nameParam('token')], delete: op('Revoke a token') },
-    '/api/v1/permissions': { get: op('List grants'), post: op('Grant actions on a repository pattern', body(s.grantPermission)) },
-    '/api/v1/permissions/{id}': { parameters: [nameParam('id')], delete: op('Revoke a grant') },
-    '/api/v1/caches': { get: op('Every tagged BuildKit cache the caller may pull: tag, branch, format, mode, sizes, records, layers, imports, warnings') },
-    '/api/v1/repositories/{name}/caches': { parameters: [nameParam('name')], get: op("A repository's BuildKit caches (pull permission)") },
-    '/api/v1/repositories/{name}/caches/{tag}': {
-      parameters: [nameParam('name'), nameParam('tag')],
-      get: op('One cache: layers (digest, size, media type, buildkit/createdat), records with their result chains and inputs, bytes shared with every other cache'),
-    },
-    '/api/v1/repositories/{name}/caches/{tag}/diff/{other}': {
-      parameters: [nameParam('name'), nameParam('tag'), nameParam('other')],
-      get: op('Records and layers only in one of two caches, and the bytes on each side'),
-    },
-    '/api/v1/repositories/{name}/cache-settings': {
-      parameters: [nameParam('name')],
-      get: op('Branch pattern, merge-enabled tag globs and fallback tags'),
-      put: op('Set them (admin)', body(s.cacheSettings)),
-    },
-    '/api/v1/retention/policies': { get: op('Retention policies') },
-    '/api/v1/retention/policies/{name}': {
-      parameters: [nameParam('name')],
-      get: op('One retention policy'),
-      put: op('Create (201) or replace (200) a retention policy; unknown properties are refused', body(r.policyBody)),
-      delete: op('Delete a retention policy'),
-    },
-    '/api/v1/retention/plan': {
-      post: op('Dry run of one policy ({"policy"}) or all ({}): every decision with its rule and reason, and the exact bytes and blobs no manifest would name any more', {
-        ...body(r.planBody),
-        responses: { '200': { description: 'the plan', ...json(r.planResponse) }, ...errors },
-      }),
-    },
-    '/api/v1/retention/runs': {
-      post: op('Apply one policy or all now (201; 409 while the policy runs elsewhere)', body(r.planBody)),
-      get: op('Run history, newest first', { parameters: Object.entries(r.runsQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })) }),
-    },
-    '/api/v1/retention/runs/{id}': { parameters: [nameParam('id')], get: op('One run: what it deleted, by which rule, and the bytes it left unreferenced') },
-    '/api/v1/retention/cache-usage/{repository}': {
-      parameters: [nameParam('repository')],
-      get: op('Per tagged cache: imports, layers and bytes held vs fetched, records whose results no one fetched'),
-    },
-    '/api/v1/retention/git-mappings': { get: op('Git repository → Cairn repositories mappings used by the webhooks') },
-    '/api/v1/retention/git-mappings/{gitRepository}': {
-      parameters: [nameParam('gitRepository')],
-      put: op('Map a Git repository (owner/name, group/sub/name) to Cairn repositories', body(r.gitMapping)),
-      delete: op('Remove a mapping'),
-    },
-    '/api/v1/repositories/{name}/branches': {
-      parameters: [nameParam('name')],
-      get: op('Branches: from cache tags and recorded states (live or gone, since when, set by whom)'),
-      put: op('Sync: {"live":[…]}; every other known branch becomes gone', body(r.branchBody)),
-    },
-    '/api/v1/repositories/{name}/branches/{branch}': {
-      parameters: [nameParam('name'), nameParam('branch')],
-      get: op('One branch'),
-      put: op('{"state":"gone"} or {"state":"live"}; a Git-form name (feature/x) is sanitised like CI does', body(r.branchBody)),
-    },
-    '/api/v1/hooks/github': {
-      post: op('GitHub webhook (X-Hub-Signature-256 over the raw body; delete of a branch, pull_request closed, create of a branch). 200 applied, 202 ignored (replay, unmapped), 204 unhandled event, 401 bad signature', { security: [] }),
-    },
-    '/api/v1/hooks/gitlab': {
-      post: op('GitLab webhook (X-Gitlab-Token; push deleting or creating a branch, merge request merged). 200 applied, 202 ignored, 204 unhandled event, 401 bad token', { security: [] }),
-    },
-    '/api/v1/audit-events': {
-      get: op('Audit events, newest first', {
-        parameters: Object.entries(s.auditQuery.properties).map(([name, schema]) => ({ name, in: 'query', schema })),
-      }),
-    },
-  },
-} as const;
+    security: [{ basic: [] }, { bearer: [] }],
+    paths,
+  };
+}
+
+function json(schema: object) {
+  return { content: { 'application/json': { schema } } };
+}
+
+function pathParameters(route: AdminRoute) {
+  const declared = (route.schema.params as { properties?: Record<string, object> } | undefined)?.properties ?? {};
+  return [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name: name!, in: 'path', required: true, schema: declared[name!] ?? { type: 'string' } }));
+}
+
+function queryParameters(route: AdminRoute) {
+  const query = route.schema.querystring as { properties?: Record<string, object> } | undefined;
+  return Object.entries(query?.properties ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
+}

@@ -21,6 +21,10 @@ export class PermissionStore {
       .select(['p.id', 'p.account_id', 'a.name as account_name', 'p.pattern', 'p.actions', 'p.created_at']);
   }
 
+  async find(id: number): Promise<PermissionRow | undefined> {
+    return this.base().where('p.id', '=', id).executeTakeFirst();
+  }
+
   async list(): Promise<PermissionRow[]> {
     return this.base().orderBy('p.id').execute();
   }

@@ -2,6 +2,7 @@
  * Retention metadata: policies (with the lease that lets one replica run a policy at a time), run
  * history, the facts the planner reads, and the exact impact of a plan.
  */
+import type { AuditActor } from './audit.js';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 
@@ -54,7 +55,8 @@ export interface RunRow {
   id: number;
   policy: string | null;
   trigger: 'api' | 'schedule' | 'cli';
-  actor: string | null;
+  actor: string;
+  actor_kind: AuditActor['kind'];
   started_at: Date;
   finished_at: Date | null;
   tags_deleted: number;
@@ -142,8 +144,8 @@ export class RetentionStore {
       .execute();
   }
 
-  async startRun(policy: string | null, trigger: RunRow['trigger'], actor: string | null): Promise<number> {
-    const row = await this.db.insertInto('retention_runs').values({ policy, trigger, actor, tags_deleted: 0, manifests_deleted: 0, bytes_freed: 0, blobs_freed: 0, deleted: '[]' }).returning('id').executeTakeFirstOrThrow();
+  async startRun(policy: string | null, trigger: RunRow['trigger'], actor: AuditActor): Promise<number> {
+    const row = await this.db.insertInto('retention_runs').values({ policy, trigger, actor: actor.name, actor_kind: actor.kind, tags_deleted: 0, manifests_deleted: 0, bytes_freed: 0, blobs_freed: 0, deleted: '[]' }).returning('id').executeTakeFirstOrThrow();
     return row.id;
   }
 
