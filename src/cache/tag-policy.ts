@@ -20,7 +20,7 @@ import type { Metrics } from '../metrics.js';
 import type { BlobService } from '../registry/blobs.js';
 import type { ManifestService, TagPolicy } from '../registry/manifests.js';
 import type { UploadService } from '../registry/uploads.js';
-import { KeyedMutex } from '../registry/keyed-mutex.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 import { branchOf, globMatches } from './branches.js';
 import { DEFAULT_LIMITS, MEDIA_TYPE_OCI_MANIFEST, detectCache, mergeCacheManifests } from './buildkit/index.js';
 import type { CacheService, CacheSettings } from './service.js';

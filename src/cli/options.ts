@@ -28,6 +28,8 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'database-url', type: 'string', value: 'URL', setting: 'databaseUrl', help: 'PostgreSQL instead of the embedded database' },
   { name: 'storage', type: 'string', value: 'KIND', setting: 'storage', help: 'filesystem (default) or s3 (see README for the S3 settings)' },
   { name: 'log-level', type: 'string', value: 'LEVEL', setting: 'logLevel', help: 'fatal, error, warn, info (default), debug or trace' },
+  { name: 'deletes', type: 'string', value: 'true|false', setting: 'deletes', help: 'allow DELETE on /v2/ (default true; false answers 405 UNSUPPORTED)' },
+  { name: 'no-deletes', type: 'boolean', setting: 'deletes', negates: true, help: 'the same as --deletes false' },
   { name: 'allow-open', type: 'boolean', setting: 'allowOpen', help: 'serve without authentication on a non-loopback address when no admin exists' },
   { name: 'config', type: 'string', value: 'FILE', help: 'JSON config file (CAIRN_CONFIG): an object of settings, keys as in README' },
 ];

@@ -24,6 +24,8 @@ export interface CairnConfig {
   readonly uploadExpiryMs: number;
   /** `POST ?mount=<digest>` without `from` mounts from any repository the caller may pull. */
   readonly automaticMount: boolean;
+  /** DELETE on /v2/ (blobs, manifests, tags); false answers every one 405 UNSUPPORTED. */
+  readonly deletes: boolean;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   /** Base URL clients reach Cairn at (token realm); default: from each request's Host header. */
   readonly externalUrl?: string;
@@ -131,6 +133,7 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     maxManifestBytes: settings.number('maxManifestBytes', DEFAULTS.maxManifestBytes, { min: 1, integer: true }),
     uploadExpiryMs: settings.number('uploadExpiryHours', DEFAULTS.uploadExpiryHours, { min: 0, positive: true }) * 3600_000,
     automaticMount: settings.boolean('automaticMount', true),
+    deletes: settings.boolean('deletes', true),
     logLevel: settings.oneOf('logLevel', DEFAULTS.logLevel, LOG_LEVELS, 'a log level'),
     ...(externalUrl ? { externalUrl: externalUrl.toString().replace(/\/$/, '') } : {}),
     auth: {

@@ -24,6 +24,7 @@ export const SETTINGS = {
   maxManifestBytes: { env: ['CAIRN_MAX_MANIFEST_BYTES'], kind: 'number' },
   uploadExpiryHours: { env: ['CAIRN_UPLOAD_EXPIRY_HOURS'], kind: 'number' },
   automaticMount: { env: ['CAIRN_AUTOMATIC_MOUNT'], kind: 'boolean' },
+  deletes: { env: ['CAIRN_DELETES'], kind: 'boolean' },
   logLevel: { env: ['CAIRN_LOG_LEVEL'], kind: 'string' },
   externalUrl: { env: ['CAIRN_EXTERNAL_URL'], kind: 'string' },
   authService: { env: ['CAIRN_AUTH_SERVICE'], kind: 'string' },

@@ -2,7 +2,7 @@
  * Builds the HTTP server from ready services. Nothing here creates a store or opens a database:
  * tests call `buildServer` with whatever they built, and src/app.ts wires the real thing.
  */
-import Fastify, { LogController } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
 import type { AccessControl } from '../auth/access-control.js';
@@ -14,7 +14,11 @@ import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
 import { realmFor } from './auth/challenge.js';
 import { tokenEndpoint } from './auth/token-endpoint.js';
+import { errorBodyFor } from './error-shapes.js';
+import { frameworkError, HttpError } from './oci/errors.js';
 import { ociApi } from './oci/plugin.js';
+import { parserErrorHandling } from './parser-errors.js';
+import { discardUnreadBody } from './unread-body.js';
 
 export interface ServerDeps {
   readonly registry: Registry;
@@ -34,25 +38,42 @@ export interface ServerDeps {
 export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
 
 export async function buildServer(deps: ServerDeps) {
+  const parserErrors = parserErrorHandling(() => app.log);
   const app = Fastify({
     loggerInstance: deps.logger,
     // Fastify's two lines per request give way to the one line logged in onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
     // Blob bodies are streamed by the OCI plugin; no parser buffers them, so no body limit here.
     bodyLimit: 1024 * 1024,
-    return503OnClosing: true,
+    // Requests that arrive while closing are still served (with `Connection: close`), instead of
+    // Fastify's own 503 body, which no OCI client can read.
+    return503OnClosing: false,
+    // Node would answer a missing Host with an empty 400; the onRequest hook below answers instead.
+    http: { requireHostHeader: false },
+    clientErrorHandler: parserErrors.onClientError,
+    rewriteUrl: (request) => escapeOciPath(request.url ?? '/'),
+    frameworkErrors: (error, request, reply) => sendError(request, reply, toHttpError(error)),
     // Docker clients send `Accept-Encoding: gzip`; never compress (digests cover the exact bytes).
   });
+  parserErrors.install(app.server);
 
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      return sendError(request, reply, new HttpError(400, 'UNSUPPORTED', 'an HTTP/1.1 request needs a Host header'));
+    }
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    // Whatever of the body no handler read is discarded first, within a bound (see unread-body.ts).
+    if (!(await discardUnreadBody(request.raw))) reply.header('connection', 'close');
+    return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
     // One line per request. The query string is left out: it is where tokens would travel.
     request.log.info(
       {
         method: request.method,
-        path: (request.raw.url ?? '').split('?')[0],
+        path: request.originalUrl.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
         ua: request.headers['user-agent'],
@@ -91,4 +112,28 @@ export async function buildServer(deps: ServerDeps) {
     return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return app;
+}
+
+/**
+ * Fastify's router percent-decodes a path to match it and refuses one that does not decode
+ * (`%FF`) before any API sees it. The OCI API never decodes (src/http/oci/path.ts), so its paths
+ * reach the router with `%` escaped — `/v2/*` matches either way — and the OCI plugin reads the
+ * path as sent from `request.originalUrl`, where an undecodable name is just an invalid one.
+ */
+export function escapeOciPath(url: string): string {
+  if (!url.startsWith('/v2/') || !url.includes('%')) return url;
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  return path.replaceAll('%', '%25') + (query === -1 ? '' : url.slice(query));
+}
+
+function toHttpError(error: Error): HttpError {
+  const wire = frameworkError(error) ?? { status: 400, code: 'UNSUPPORTED' as const, message: error.message };
+  return new HttpError(wire.status, wire.code, wire.message);
+}
+
+/** An error answer outside both APIs' error handlers, in the form of the API addressed. */
+function sendError(request: FastifyRequest, reply: FastifyReply, error: HttpError): FastifyReply {
+  const body = errorBodyFor(request.originalUrl, { status: error.status, code: error.code, message: error.message });
+  return reply.code(error.status).headers(error.headers).header('content-type', 'application/json; charset=utf-8').send(body);
 }

@@ -5,11 +5,8 @@
  * directory is locked for as long as it is open (directory-lock.ts): one process at a time.
  */
 import { mkdir } from 'node:fs/promises';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
 import { lockDatabaseDirectory } from './directory-lock.js';
-import { PGliteBatchDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
 const INT8_OID = 20;
@@ -31,7 +28,10 @@ export interface OpenedDatabase {
 }
 
 export async function openDatabase(connection: MetadataConnection): Promise<OpenedDatabase> {
+  // Each driver is loaded only when used: a start on PGlite need not load pg, nor the reverse
+  // (module loading is a good part of start-up time).
   if (connection.kind === 'postgres') {
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString: connection.url,
       max: connection.poolSize ?? 20,
@@ -51,9 +51,10 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
       runScript: async (executor, script) => void (await sql.raw(script).execute(executor)),
     };
   }
+  const [{ PGlite }, { PGliteBatchDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);
   // Before anything touches the directory: a second process on it would corrupt it.
   const lock = connection.dataDir ? await lockDatabaseDirectory(connection.dataDir) : undefined;
-  let pglite: PGlite;
+  let pglite: InstanceType<typeof PGlite>;
   try {
     if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
     pglite = await PGlite.create({

@@ -8,6 +8,7 @@
  */
 import { parseDigest, type Digest } from './digest.js';
 import { isIndexMediaType, MANIFEST_MEDIA_TYPES, MediaType, SCHEMA1_MEDIA_TYPES } from './media-types.js';
+import { findTextFault } from './text.js';
 
 export interface Descriptor {
   readonly mediaType: string;
@@ -32,19 +33,38 @@ export interface ParsedManifest {
   readonly annotations?: Record<string, string>;
 }
 
-export type ManifestParseResult = { ok: true; manifest: ParsedManifest } | { ok: false; reason: string };
+export type ManifestParseResult =
+  | { ok: true; manifest: ParsedManifest }
+  /** `field`: where in the document, when one field is to blame. */
+  | { ok: false; reason: string; field?: string };
+
+// ignoreBOM keeps a byte-order mark in the text, where JSON.parse refuses it, as before.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
+ * Refuses what could not be stored or served back as sent: bytes that are not UTF-8 (JSON's
+ * encoding between systems, RFC 8259), and strings that are not text (see text.ts) anywhere in
+ * the document — indexed fields (artifactType, annotations, media types) reach the database, and
+ * listings serve them back.
+ *
  * @param contentType the request's Content-Type (without parameters), may be empty
  */
 export function parseManifest(bytes: Uint8Array, contentType: string): ManifestParseResult {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    return { ok: false, reason: 'manifest is not valid UTF-8' };
+  }
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    json = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'manifest is not valid JSON' };
   }
   if (!isObject(json)) return { ok: false, reason: 'manifest must be a JSON object' };
+  const fault = findTextFault(json);
+  if (fault) return { ok: false, reason: `${fault.path} ${fault.fault}, which the registry cannot store`, field: fault.path };
   try {
     return { ok: true, manifest: parseObject(json, contentType) };
   } catch (error) {

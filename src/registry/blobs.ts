@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
-import { BlobNotFoundError, DigestInvalidError } from './errors.js';
+import { BlobInUseError, BlobNotFoundError, DeletesDisabledError, DigestInvalidError } from './errors.js';
 import type { Repositories } from './repositories.js';
 import { repositoryKey, TtlCache } from './ttl-cache.js';
 
@@ -32,6 +32,11 @@ export interface BlobInfo {
 /** Told about every blob GET (e.g. to recognise BuildKit cache imports). */
 export type BlobFetchListener = (blob: BlobInfo, userAgent: string | undefined) => void;
 
+export interface BlobServiceOptions {
+  /** false: every delete is refused (`DeletesDisabledError`). */
+  readonly deletes: boolean;
+}
+
 export class BlobService {
   private readonly fetchListeners: BlobFetchListener[] = [];
   /** Size of each blob recently found linked, by repository id and digest. */
@@ -41,6 +46,7 @@ export class BlobService {
     private readonly metadata: Metadata,
     private readonly storage: BlobStore,
     private readonly repositories: Repositories,
+    private readonly options: BlobServiceOptions = { deletes: true },
   ) {}
 
   /** Size of a blob in the repository; answered from metadata alone (no storage round trip). */
@@ -84,13 +90,20 @@ export class BlobService {
     return url;
   }
 
-  /** Unlinks the blob from the repository; the bytes go when garbage collection finds them unused. */
+  /**
+   * Unlinks the blob from the repository; the bytes go when garbage collection finds them unused.
+   * Refused while a manifest of the repository references the blob (`BlobInUseError`): the image
+   * would still be listed but could no longer be pulled. Delete the manifest first.
+   */
   async delete(name: string, digestText: string): Promise<void> {
+    if (!this.options.deletes) throw new DeletesDisabledError('blob');
     const digest = requireDigest(digestText);
     const repositoryId = await this.repositories.find(name);
-    const removed = repositoryId !== undefined && (await this.metadata.stores.blobs.unlink(repositoryId, digest.value));
-    if (repositoryId !== undefined) this.linked.delete(repositoryKey(repositoryId, digest.value));
-    if (!removed) throw new BlobNotFoundError(digest.value);
+    if (repositoryId === undefined) throw new BlobNotFoundError(digest.value);
+    const outcome = await this.metadata.stores.blobs.unlinkUnreferenced(repositoryId, digest.value);
+    if (outcome.kind === 'referenced') throw new BlobInUseError(digest.value, outcome);
+    this.linked.delete(repositoryKey(repositoryId, digest.value));
+    if (outcome.kind === 'absent') throw new BlobNotFoundError(digest.value);
   }
 
   private async linkedSize(repositoryId: number, digest: string): Promise<number | undefined> {

@@ -1,12 +1,23 @@
 /**
  * Domain errors: named after the fact that went wrong, free of HTTP. Each carries a `kind`;
  * the wire mapping (OCI error code + status) lives in one table in src/http/oci/errors.ts,
- * which the compiler keeps exhaustive over `RegistryErrorKind`.
+ * which the compiler keeps exhaustive over `RegistryErrorKind` and `StorageErrorKind`.
+ *
+ * Facts the storage layer raises too (a blob or upload not found, a chunk at the wrong offset,
+ * storage unavailable) are defined once, below both, in src/storage/errors.ts and re-exported
+ * here: the services raise them with the same classes.
  */
+export {
+  BlobNotFoundError,
+  StorageError,
+  StorageUnavailableError,
+  UploadNotFoundError,
+  UploadRangeError,
+  type StorageErrorKind,
+} from '../storage/errors.js';
+
 export type RegistryErrorKind =
-  | 'blob_unknown'
   | 'blob_upload_invalid'
-  | 'blob_upload_unknown'
   | 'digest_invalid'
   | 'manifest_blob_unknown'
   | 'manifest_invalid'
@@ -18,8 +29,7 @@ export type RegistryErrorKind =
   | 'size_invalid'
   | 'range_not_satisfiable'
   | 'unsupported'
-  | 'pagination_invalid'
-  | 'storage_unavailable';
+  | 'pagination_invalid';
 
 export class RegistryError extends Error {
   constructor(
@@ -33,31 +43,9 @@ export class RegistryError extends Error {
   }
 }
 
-export class BlobNotFoundError extends RegistryError {
-  constructor(digest: string) {
-    super('blob_unknown', 'blob unknown to registry', { digest });
-  }
-}
-
-export class UploadNotFoundError extends RegistryError {
-  constructor(id: string) {
-    super('blob_upload_unknown', 'blob upload unknown to registry', { uploadId: id });
-  }
-}
-
 export class UploadInvalidError extends RegistryError {
   constructor(message: string, detail?: unknown) {
     super('blob_upload_invalid', message, detail);
-  }
-}
-
-/** A chunk that does not start where the upload ends (out of order, overlapping or a gap). */
-export class UploadRangeError extends RegistryError {
-  constructor(readonly expectedOffset: number, received: number) {
-    super('range_not_satisfiable', `chunk starts at ${received}, upload is at ${expectedOffset}`, {
-      expectedOffset,
-      received,
-    });
   }
 }
 
@@ -135,16 +123,51 @@ export class UnsupportedError extends RegistryError {
   }
 }
 
+/**
+ * A blob delete refused because a manifest of the repository still references the blob: deleting
+ * it would leave that image unpullable. 405 UNSUPPORTED on the wire, the spec's answer for a
+ * delete the registry will not do (see README "Deletes").
+ */
+export class BlobInUseError extends RegistryError {
+  constructor(digest: string, user: { manifest: string; tag: string | null; manifests: number }) {
+    const by = user.tag === null ? `manifest ${user.manifest} (untagged)` : `manifest ${user.manifest} (tag ${user.tag})`;
+    const others = user.manifests > 1 ? ` and ${user.manifests - 1} other manifest${user.manifests > 2 ? 's' : ''}` : '';
+    super('unsupported', `blob ${digest} is referenced by ${by}${others}: delete the manifest first`, {
+      digest,
+      manifest: user.manifest,
+      tag: user.tag,
+      manifests: user.manifests,
+    });
+  }
+}
+
+/**
+ * A manifest delete refused because an index of the repository lists the manifest (a platform of
+ * a multi-platform image): the index would still be served but could no longer be pulled whole.
+ */
+export class ManifestInUseError extends RegistryError {
+  constructor(digest: string, user: { index: string; tag: string | null; indexes: number }) {
+    const by = user.tag === null ? `index ${user.index} (untagged)` : `index ${user.index} (tag ${user.tag})`;
+    const others = user.indexes > 1 ? ` and ${user.indexes - 1} other ${user.indexes > 2 ? 'indexes' : 'index'}` : '';
+    super('unsupported', `manifest ${digest} is listed by ${by}${others}: delete the index first`, {
+      digest,
+      index: user.index,
+      tag: user.tag,
+      indexes: user.indexes,
+    });
+  }
+}
+
+/** A DELETE on a registry started with deletes turned off (`CAIRN_DELETES=false`). */
+export class DeletesDisabledError extends RegistryError {
+  constructor(what: 'blob' | 'manifest' | 'tag') {
+    super('unsupported', `${what} deletes are disabled on this registry`);
+  }
+}
+
 export class PaginationInvalidError extends RegistryError {
   constructor(message: string) {
     super('pagination_invalid', message);
   }
 }
 
-/** The blob backend could not be reached or failed; nothing was published. */
-export class StorageUnavailableError extends RegistryError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('storage_unavailable', message);
-    if (options?.cause !== undefined) this.cause = options.cause;
-  }
-}

@@ -17,13 +17,22 @@ export interface Registry {
   readonly repositories: Repositories;
 }
 
-export function createRegistry(metadata: Metadata, storage: BlobStore, uploads: UploadOptions = { automaticMount: true }): Registry {
+export interface RegistryOptions extends UploadOptions {
+  /**
+   * false: blob, manifest and tag deletes are refused (405 UNSUPPORTED); upload cancels still
+   * work. Default true.
+   */
+  readonly deletes?: boolean;
+}
+
+export function createRegistry(metadata: Metadata, storage: BlobStore, options: RegistryOptions = { automaticMount: true }): Registry {
   const repositories = new Repositories(metadata);
   const pulls = new PullRecorder(metadata);
+  const deletes = { deletes: options.deletes ?? true };
   return {
-    blobs: new BlobService(metadata, storage, repositories),
-    uploads: new UploadService(metadata, storage, repositories, uploads),
-    manifests: new ManifestService(metadata, repositories, pulls),
+    blobs: new BlobService(metadata, storage, repositories, deletes),
+    uploads: new UploadService(metadata, storage, repositories, options),
+    manifests: new ManifestService(metadata, repositories, pulls, deletes),
     listings: new ListingService(metadata, repositories),
     pulls,
     repositories,

@@ -6,11 +6,13 @@ import { digestOf, isDigestReference } from '../oci/digest.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/name.js';
 import type { Metadata } from '../metadata/stores/index.js';
-import type { ManifestRow } from '../metadata/stores/manifests.js';
+import { ReferencesMissingError, type ManifestRow } from '../metadata/stores/manifests.js';
 import { requireDigest } from './blobs.js';
 import {
+  DeletesDisabledError,
   DigestInvalidError,
   ManifestBlobUnknownError,
+  ManifestInUseError,
   ManifestInvalidError,
   ManifestNotFoundError,
   TagInvalidError,
@@ -77,6 +79,11 @@ export interface TagPolicy {
   fallbackTags(repository: string, repositoryId: number, tag: string): Promise<string[]>;
 }
 
+export interface ManifestServiceOptions {
+  /** false: manifest and tag deletes are refused (`DeletesDisabledError`). */
+  readonly deletes: boolean;
+}
+
 export class ManifestService {
   private readonly listeners: ManifestPushListener[] = [];
   private tagPolicy: TagPolicy | undefined;
@@ -92,6 +99,7 @@ export class ManifestService {
     private readonly metadata: Metadata,
     private readonly repositories: Repositories,
     private readonly pulls: PullRecorder,
+    private readonly options: ManifestServiceOptions = { deletes: true },
   ) {}
 
   onPush(listener: ManifestPushListener): void {
@@ -130,14 +138,14 @@ export class ManifestService {
     if (!byDigest && !isValidTag(reference)) throw new TagInvalidError(reference);
     const digest = byDigest ? this.checkedDigest(reference, payload) : digestOf(payload).value;
     const parsed = parseManifest(payload, contentType);
-    if (!parsed.ok) throw new ManifestInvalidError(parsed.reason);
+    if (!parsed.ok) throw new ManifestInvalidError(parsed.reason, parsed.field === undefined ? undefined : { field: parsed.field });
     const manifest = parsed.manifest;
     const repositoryId = await this.repositories.findOrCreate(name);
     const tag = byDigest ? undefined : reference;
     const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
-    // The references are checked, then the manifest stored, in two statements: a transaction
-    // around them would add two round trips and no guarantee (at READ COMMITTED a blob can be
-    // unlinked between the two either way; its bytes stay, as garbage collection waits).
+    // The references are checked, then the manifest stored. The store locks the blob links and
+    // child manifests it records and stores nothing if one went in between (a concurrent delete),
+    // so a stored manifest never names something its repository has lost.
     const refs = await this.resolveReferences(repositoryId, manifest);
     const id = await this.metadata.stores.manifests.insert(
       {
@@ -155,7 +163,11 @@ export class ManifestService {
       },
       // A tag the policy may steer is written after the policy has spoken.
       steered ? undefined : tag,
-    );
+    ).catch((error: unknown) => {
+      if (!(error instanceof ReferencesMissingError)) throw error;
+      const gone = error.blobs[0] ?? refs.digestOfManifest.get(error.manifestIds[0]!);
+      throw new ManifestBlobUnknownError(gone ?? 'a reference deleted during the push');
+    });
     this.remember(repositoryId, { id, digest, media_type: manifest.mediaType, size: payload.byteLength, payload });
     const event = { repository: name, repositoryId, manifestId: id, tag, digest, manifest, payload };
     for (const listener of this.listeners) await listener(event);
@@ -166,8 +178,12 @@ export class ManifestService {
     return { digest, manifest, ...(targetId !== undefined && target !== digest ? { taggedDigest: target } : {}) };
   }
 
-  /** Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags. */
+  /**
+   * Deleting a tag removes only the tag; deleting a digest removes the manifest and all its tags,
+   * unless an index of the repository lists it (`ManifestInUseError`: delete the index first).
+   */
   async delete(name: string, reference: string): Promise<void> {
+    if (!this.options.deletes) throw new DeletesDisabledError(isDigestReference(reference) ? 'manifest' : 'tag');
     const repositoryId = await this.repositories.find(name);
     if (repositoryId === undefined) throw new ManifestNotFoundError(reference);
     if (!isDigestReference(reference)) {
@@ -178,8 +194,10 @@ export class ManifestService {
     const digest = requireDigest(reference);
     const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest.value);
     if (!row) throw new ManifestNotFoundError(reference);
-    await this.metadata.stores.manifests.delete(row.id);
+    const outcome = await this.metadata.stores.manifests.deleteUnreferenced(row.id);
+    if (outcome.kind === 'referenced') throw new ManifestInUseError(digest.value, outcome);
     this.byDigest.delete(repositoryKey(repositoryId, digest.value));
+    if (outcome.kind === 'absent') throw new ManifestNotFoundError(reference);
   }
 
   /**
@@ -193,12 +211,12 @@ export class ManifestService {
     return row !== undefined && (await this.metadata.stores.tags.deleteIfAt(repositoryId, tag, row.id));
   }
 
-  /** Deletes a manifest only while no tag and no index points at it. False when it is referenced or gone. */
-  async deleteUnreferenced(name: string, digest: string): Promise<boolean> {
+  /** Deletes a manifest only while it is orphaned (no tag, no index lists it). False when it is referenced or gone. */
+  async deleteOrphaned(name: string, digest: string): Promise<boolean> {
     const repositoryId = await this.repositories.find(name);
     if (repositoryId === undefined) return false;
     const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest);
-    if (!row || !(await this.metadata.stores.manifests.deleteIfUnreferenced(row.id))) return false;
+    if (!row || !(await this.metadata.stores.manifests.deleteIfOrphaned(row.id))) return false;
     this.byDigest.delete(repositoryKey(repositoryId, digest));
     return true;
   }
@@ -241,7 +259,10 @@ export class ManifestService {
    * index entries are usually manifests, but BuildKit's legacy cache index lists blobs there, so
    * an entry may be either.
    */
-  private async resolveReferences(repositoryId: number, manifest: ParsedManifest): Promise<{ blobs: string[]; manifests: number[] }> {
+  private async resolveReferences(
+    repositoryId: number,
+    manifest: ParsedManifest,
+  ): Promise<{ blobs: string[]; manifests: number[]; digestOfManifest: Map<number, string> }> {
     const { stores } = this.metadata;
     const wanted: Descriptor[] = manifest.kind === 'image' ? [manifest.config!, ...manifest.layers] : [...manifest.manifests];
     const digests = [...new Set(wanted.map((d) => d.digest.value))];
@@ -252,7 +273,11 @@ export class ManifestService {
       const known = linked.has(d.digest.value) || manifestIds.has(d.digest.value);
       if (!known && !NON_DISTRIBUTABLE.test(d.mediaType)) throw new ManifestBlobUnknownError(d.digest.value);
     }
-    return { blobs: digests.filter((d) => linked.has(d) && !manifestIds.has(d)), manifests: [...manifestIds.values()] };
+    return {
+      blobs: digests.filter((d) => linked.has(d) && !manifestIds.has(d)),
+      manifests: [...manifestIds.values()],
+      digestOfManifest: new Map([...manifestIds].map(([digest, id]) => [id, digest])),
+    };
   }
 }
 

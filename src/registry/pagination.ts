@@ -1,4 +1,5 @@
 /** `n`/`last` pagination shared by tag lists and the catalog. */
+import { textFault } from '../oci/text.js';
 import { PaginationInvalidError } from './errors.js';
 
 /** Upper bound of one page, whatever `n` asks for: keeps one request's work bounded. */
@@ -17,6 +18,9 @@ export interface Page {
 }
 
 export function parsePageRequest(n: string | undefined, last: string | undefined): PageRequest {
+  // `last` is compared with stored names in the database, which only holds text.
+  const lastFault = last === undefined ? undefined : textFault(last);
+  if (lastFault) throw new PaginationInvalidError(`invalid last: it ${lastFault}`);
   if (n === undefined || n === '') return { last };
   if (!/^\d{1,9}$/.test(n)) throw new PaginationInvalidError(`invalid page size n="${n.slice(0, 20)}"`);
   return { n: Number(n), last };

@@ -1,10 +1,22 @@
 /**
  * Blob upload sessions: start, append chunks, finish with a digest, cancel, mount.
  *
+ * Where an upload stands: its length in blob storage (`BlobStore.uploadSize`), and nothing else.
+ * Storage commits each chunk atomically, also across a crash (see blob-store.ts), so the offset
+ * a status request reports is exactly where the next chunk must start, and it counts every byte
+ * acknowledged with a 202. The session row in the database says who owns the upload (its
+ * repository) and when it was last touched; its `size` is informational and may lag by the one
+ * chunk a crash interrupted between storage and database.
+ *
  * Hash continuation: a session's digest is computed while its bytes stream to storage. The
  * running hash of each session lives in this process (`RunningHashes`); when a chunk arrives at
  * a process that does not hold it (after a restart, or at another replica) the hash is rebuilt
  * by reading the bytes stored so far — one extra read of the upload, paid only on that hand-over.
+ * That is all the recovery a restart needs: it happens per upload, when the upload is next used.
+ *
+ * Finishing: bytes are published as the blob first, recorded in the database second, and the
+ * upload's bytes removed last. A crash anywhere in between leaves the session and its bytes in
+ * place, so the client's retried PUT completes it (the blob is found already published).
  */
 import type { Hash } from 'node:crypto';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +29,7 @@ import { DigestingStream } from './digesting-stream.js';
 import { DigestMismatchError, UploadNotFoundError, UploadRangeError } from './errors.js';
 import { isValidRepositoryName } from '../oci/name.js';
 import type { Repositories } from './repositories.js';
-import { KeyedMutex } from './keyed-mutex.js';
+import { KeyedMutex } from '../util/keyed-mutex.js';
 
 export interface UploadState {
   readonly id: string;
@@ -64,15 +76,15 @@ export class UploadService {
   }
 
   async status(name: string, id: string): Promise<UploadState> {
-    const session = await this.session(name, id);
-    return { id, size: session.size };
+    await this.session(name, id);
+    return { id, size: await this.length(id) };
   }
 
   /** Appends one chunk. A chunk must start exactly where the upload ends. */
   async append(name: string, id: string, body: Readable, options: ChunkOptions): Promise<UploadState> {
     return this.locks.run(id, async () => {
-      const session = await this.session(name, id);
-      return this.appendLocked(id, session.size, body, options);
+      await this.session(name, id);
+      return this.appendLocked(id, await this.length(id), body, options);
     });
   }
 
@@ -84,7 +96,8 @@ export class UploadService {
     const expected = requireDigest(digestText);
     return this.locks.run(id, async () => {
       const session = await this.session(name, id);
-      const size = body ? (await this.appendLocked(id, session.size, body, options)).size : session.size;
+      const length = await this.length(id);
+      const size = body ? (await this.appendLocked(id, length, body, options)).size : length;
       await this.publish(session.repository_id, id, expected, size);
       return expected;
     });
@@ -167,9 +180,7 @@ export class UploadService {
       throw new UploadRangeError(offset, options.rangeStart);
     }
     const size = await this.write(id, offset, body, options);
-    if (!(await this.metadata.stores.uploads.advance(id, offset, size))) {
-      throw new UploadRangeError(size, offset);
-    }
+    await this.metadata.stores.uploads.touch(id, size);
     return { id, size };
   }
 
@@ -202,11 +213,14 @@ export class UploadService {
       await this.discard(id);
       throw new DigestMismatchError(expected.value, actual.value);
     }
-    // Bytes first, metadata second: the database never points at missing bytes.
-    if ((await this.storage.stat(expected)) === size) await this.storage.abortUpload(id);
-    else await this.storage.commitUpload(id, expected);
-    this.hashes.delete(id);
+    // Bytes first, metadata second: the database never points at missing bytes. The upload
+    // goes last, so that until the blob is recorded a crash leaves everything for a retry.
+    if ((await this.storage.stat(expected)) !== size) await this.storage.commitUpload(id, expected);
     await this.metadata.stores.uploads.finish(id, repositoryId, expected.value, size);
+    this.hashes.delete(id);
+    // Failing here loses nothing: the blob is published and recorded, and the expiry sweep
+    // removes upload bytes that no session owns.
+    await this.storage.abortUpload(id).catch(() => undefined);
   }
 
   private async digestOf(id: string, size: number, algorithm: Digest['algorithm']): Promise<Digest> {
@@ -228,6 +242,13 @@ export class UploadService {
     const hash = newHasher(algorithm);
     for await (const chunk of await this.storage.readUpload(id)) hash.update(chunk as Buffer);
     return hash;
+  }
+
+  /** The upload's length in storage: the one authority on where it stands. */
+  private async length(id: string): Promise<number> {
+    const size = await this.storage.uploadSize(id);
+    if (size === undefined) throw new UploadNotFoundError(id);
+    return size;
   }
 
   private async session(name: string, id: string) {

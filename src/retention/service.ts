@@ -191,7 +191,7 @@ export class RetentionService {
       }
       const untaggedBy = new Map(planned.decisions.filter((d) => d.tag === null && d.action === 'delete').map((d) => [d.manifestId, d]));
       for (const m of planned.manifests) {
-        if (!(await manifests.deleteUnreferenced(m.repository, m.digest))) continue;
+        if (!(await manifests.deleteOrphaned(m.repository, m.digest))) continue;
         manifestsDeleted++;
         const decision = untaggedBy.get(m.id);
         deleted.push(

@@ -8,6 +8,16 @@
  *
  * Digests arrive parsed (`Digest`), and upload ids are validated UUIDs: a backend may build paths
  * or keys from them directly.
+ *
+ * Uploads and crashes. An upload's length (`uploadSize`) is the one record of how far it got:
+ * the registry reports it to clients as the upload's offset and starts the next chunk there. So
+ * every backend keeps this promise even when the process is killed at any instant, mid-chunk
+ * included: the length counts every byte of every append that returned, and no byte of one that
+ * did not. A backend therefore commits an append in one atomic step after its bytes are stored
+ * (the filesystem replaces a length record; S3 swaps the upload's state object), and treats any
+ * bytes stored beyond the length as never written. No other record (the database's session row)
+ * may stand in for it: it can lag behind by the append whose commit the crash interrupted.
+ * Recovery is lazy, per upload, when it is next touched: nothing is scanned at start.
  */
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
@@ -64,26 +74,33 @@ export interface BlobStore {
   createUpload(id: string): Promise<void>;
 
   /**
-   * Appends `body` to the upload, which must currently hold exactly `offset` bytes. Returns the
-   * number of bytes appended. When `body` fails or ends early the upload is left as it was before
-   * the call: a chunk is applied whole or not at all. Rejects with UploadNotFoundError.
+   * Appends `body` to the upload, whose length must be exactly `offset` (UploadRangeError
+   * otherwise, with the real length). Returns the number of bytes appended. When `body` fails or
+   * ends early, or the process dies, the upload's length stays as it was before the call: a
+   * chunk is applied whole or not at all. Rejects with UploadNotFoundError for an unknown upload,
+   * and may for one already committed (it takes no more bytes).
    */
   appendUpload(id: string, offset: number, body: Readable): Promise<number>;
 
-  /** Bytes received so far, or undefined when there is no such upload. */
+  /**
+   * The upload's length: bytes of every append that finished (see "Uploads and crashes" above),
+   * or undefined when there is no such upload.
+   */
   uploadSize(id: string): Promise<number | undefined>;
 
   /**
-   * The upload's bytes so far. Used to recompute a digest when the process that hashed the
-   * earlier chunks is gone (restart, another replica). A backend may reorganise how it holds the
-   * bytes to read them (S3 completes its open multipart upload first), never the bytes themselves.
+   * Exactly the upload's `uploadSize` bytes. Used to recompute a digest when the process that
+   * hashed the earlier chunks is gone (restart, another replica). A backend may reorganise how it
+   * holds the bytes to read them (S3 completes its open multipart upload first), never the bytes.
    */
   readUpload(id: string): Promise<Readable>;
 
   /**
-   * Publishes the upload as the blob `digest` (already verified by the caller) and removes the
-   * upload. Atomic: readers see the whole blob or none. Concurrent commits of the same digest
-   * are safe; the content is identical by definition.
+   * Publishes the upload's bytes as the blob `digest` (already verified by the caller). Atomic:
+   * readers see the whole blob or none. Concurrent commits of the same digest are safe; the
+   * content is identical by definition. The upload stays (readable, same length) until
+   * `abortUpload`: the registry removes it only once the blob is recorded in the database, so a
+   * crash in between leaves it whole for the client's retried PUT. Committing again is harmless.
    */
   commitUpload(id: string, digest: Digest): Promise<void>;
 

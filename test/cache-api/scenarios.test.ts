@@ -51,6 +51,7 @@ const MODE: Record<string, string> = {
   'g-two-refs:two-final': 'min',
   'h-overwrite': 'max',
   'i-cross-repo:copied': 'max',
+  'k-export-and-push': 'max',
 };
 const modeOf = (m: FixtureManifest) => MODE[`${m.scenario.split('/')[0]}:${m.tag}`] ?? MODE[m.scenario.split('/')[0]!];
 
@@ -66,9 +67,10 @@ const FORMAT: Record<string, string> = {
   'g-two-refs': 'image-manifest',
   'h-overwrite': 'image-manifest',
   'i-cross-repo': 'image-manifest',
+  'k-export-and-push': 'image-manifest',
 };
 
-const SIMPLE = ['b-index', 'b0-default', 'b2-docker-list', 'c-min', 'd-inline', 'e-zstd', 'e2-zstd-force', 'g-two-refs', 'i-cross-repo'];
+const SIMPLE = ['b-index', 'b0-default', 'b2-docker-list', 'c-min', 'd-inline', 'e-zstd', 'e2-zstd-force', 'g-two-refs', 'i-cross-repo', 'k-export-and-push'];
 
 describeOnEachDatabase('cache API over every BuildKit scenario', (ctx) => {
   /** What each tag should hold now, by `repository:tag`. */
@@ -143,6 +145,21 @@ describeOnEachDatabase('cache API over every BuildKit scenario', (ctx) => {
       const [repository, tag] = key.split(':') as [string, string];
       await checkTag(repository, tag);
     }
+  });
+
+  test('k-export-and-push: a record key that is not a digest is indexed like any other', async () => {
+    // BuildKit wrote records[0] as {"digest":"hzlv04bns7udz5fz7ypvi2189"} (export cache + push image in one build).
+    const opaque = 'hzlv04bns7udz5fz7ypvi2189';
+    const d = await checkTag('k/app', 'cache-main');
+    assert.equal(d.parsed, true);
+    assert.equal(d.records.length, 14);
+    assert.equal(d.layers.length, 9);
+    assert.deepEqual(d.records[0], { digest: opaque, results: [], chains: [], inputs: [] });
+    const linking = d.records.flatMap((r: { inputs: Array<Array<{ record: string }>> }, i: number) =>
+      r.inputs.some((alts) => alts.some((a) => a.record === opaque)) ? [i] : []);
+    assert.deepEqual(linking, [9, 12], 'records 9 and 12 take the opaque key as an input');
+    assert.ok(d.totalBytes > 1_000_000, `every layer counted, the base layer included: ${d.totalBytes}`);
+    assert.ok(d.records.some((r: { results: unknown[] }) => r.results.length > 0), 'results resolved to layer chains');
   });
 
   test('the parent-index trap: an absent parent is layer 0, -1 is a base layer', async () => {

@@ -64,5 +64,5 @@ export interface RawConfig {
 export const CACHE_SCENARIOS = [
   'a-image-manifest', 'b-index', 'b0-default', 'b2-docker-list', 'c-min', 'd-inline', 'e-zstd',
   'e2-zstd-force', 'f-local', 'g-two-refs', 'h-overwrite/after-step1', 'h-overwrite/after-step2',
-  'h-overwrite/after-step3', 'i-cross-repo',
+  'h-overwrite/after-step3', 'i-cross-repo', 'k-export-and-push',
 ] as const;

@@ -7,7 +7,7 @@ import {
   type CacheConfig, type ParseResult,
 } from '../../src/cache/buildkit/index.js';
 import { blobBytes, blobJson, cacheConfigDigests, taggedManifests } from './fixtures.js';
-import { Rng } from './prng.js';
+import { Rng } from '../support/prng.js';
 
 const SEED = 20261123;
 const BASE = blobJson('a-image-manifest', cacheConfigDigests('a-image-manifest')[0]!) as Record<string, unknown>;

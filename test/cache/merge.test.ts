@@ -40,7 +40,7 @@ function assertContains(merged: CacheConfig, part: CacheConfig, label: string): 
 
 const FIXTURE_CONFIGS = [
   'a-image-manifest', 'b-index', 'b2-docker-list', 'c-min', 'e-zstd', 'e2-zstd-force', 'f-local',
-  'h-overwrite/after-step1', 'h-overwrite/after-step2', 'i-cross-repo',
+  'h-overwrite/after-step1', 'h-overwrite/after-step2', 'i-cross-repo', 'k-export-and-push',
 ];
 
 test('h-overwrite: deps export ∪ full export keeps every record, layer and result of both', () => {

@@ -9,6 +9,7 @@ import { blobBytes, blobJson, cacheConfigDigests, taggedManifests, type RawConfi
 const REGISTRY_SCENARIOS = [
   'a-image-manifest', 'b-index', 'b0-default', 'b2-docker-list', 'c-min', 'e-zstd', 'e2-zstd-force', 'f-local',
   'g-two-refs', 'h-overwrite/after-step1', 'h-overwrite/after-step2', 'h-overwrite/after-step3', 'i-cross-repo',
+  'k-export-and-push',
 ];
 
 function parseOk(bytes: Uint8Array | string): CacheConfig & { stats: Extract<ReturnType<typeof parseCacheConfig>, { ok: true }>['stats'] } {

@@ -338,7 +338,7 @@ describeOnEachDatabase(
       }
       assert.ok(limited, 'never rate-limited');
       assert.ok(Number(limited.headers['retry-after']) > 0);
-      assert.equal(errorCode(limited), 'TOO_MANY_REQUESTS');
+      assert.equal(errorCode(limited), 'TOOMANYREQUESTS');
       // Even the right password is refused while the account is locked out.
       const right = await http('GET', `${ctx.base}/token?service=cairn`, { headers: basic('target', 'target-password') });
       assert.equal(right.status, 429);

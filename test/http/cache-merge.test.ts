@@ -1,6 +1,7 @@
 /**
  * Server-side cache merge and branch fallback, with BuildKit's real h-overwrite exports: a `deps`
- * export, a full export, and the `deps` export again, all to one tag.
+ * export, a full export, and the `deps` export again, all to one tag; and with k-export-and-push,
+ * whose cache has a record key that is not a digest (BuildKit exported it while pushing an image).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -22,9 +23,18 @@ interface CacheManifest {
 
 /** The manifest BuildKit pushed in step `n` of h-overwrite, as bytes (stand-in digests applied). */
 function stepManifest(n: number): Buffer {
-  const index = JSON.parse(readFileSync(join(FIXTURES, 'h-overwrite', `after-step${n}`, 'fixture-index.json'), 'utf8'));
+  return taggedManifest(join('h-overwrite', `after-step${n}`));
+}
+
+/** The (first) tagged manifest of a fixture directory, as bytes (stand-in digests applied). */
+function taggedManifest(dir: string): Buffer {
+  const index = JSON.parse(readFileSync(join(FIXTURES, dir, 'fixture-index.json'), 'utf8'));
   return blob(pool, index.tags[0].digest);
 }
+
+/** records[0] of k-export-and-push's cacheconfig: an opaque BuildKit ID, not a digest. */
+const OPAQUE_KEY = 'hzlv04bns7udz5fz7ypvi2189';
+const K_REPO = 'k/app';
 
 function blob(p: BlobPool, digest: string): Buffer {
   const bytes = p.get(p.fix(digest).replace(/^sha256:/, ''));
@@ -32,14 +42,14 @@ function blob(p: BlobPool, digest: string): Buffer {
   return bytes;
 }
 
-async function pushCache(base: string, tag: string, manifest: Buffer) {
+async function pushCache(base: string, tag: string, manifest: Buffer, repository = REPO) {
   const m = JSON.parse(manifest.toString()) as CacheManifest;
-  for (const d of [m.config, ...m.layers]) await pushBlob(base, REPO, blobOf(blob(pool, d.digest)));
-  return putManifest(base, REPO, tag, manifest, OCI_MANIFEST, 201);
+  for (const d of [m.config, ...m.layers]) await pushBlob(base, repository, blobOf(blob(pool, d.digest)));
+  return putManifest(base, repository, tag, manifest, OCI_MANIFEST, 201);
 }
 
-async function configOf(base: string, manifest: CacheManifest) {
-  const response = await http('GET', `${base}/v2/${REPO}/blobs/${manifest.config.digest}`);
+async function configOf(base: string, manifest: CacheManifest, repository = REPO) {
+  const response = await http('GET', `${base}/v2/${repository}/blobs/${manifest.config.digest}`);
   assert.equal(response.status, 200);
   const parsed = parseCacheConfig(response.body);
   assert.ok(parsed.ok, parsed.ok ? '' : parsed.reason);
@@ -52,6 +62,7 @@ describeOnEachDatabase(
     const steps = [1, 2, 3].map(stepManifest);
     const parsed = steps.map((s) => JSON.parse(s.toString()) as CacheManifest);
     let mergedDigest = '';
+    let kMerged = '';
 
     test('deps, full, deps again to one merge-enabled tag: the tag holds the union', async () => {
       const first = await pushCache(ctx.base, 'overwrite', steps[0]!);
@@ -133,6 +144,59 @@ describeOnEachDatabase(
       assert.equal(own.headers['docker-content-digest'], blobOf(steps[0]!).digest);
       assert.equal(own.headers['cairn-cache-fallback'], undefined);
     });
+
+    test('k-export-and-push: a cache with an opaque record key is merged into a merge-enabled tag', async () => {
+      const a = taggedManifest('a-image-manifest');
+      const k = taggedManifest('k-export-and-push');
+      await pushCache(ctx.base, 'cache-main', a, K_REPO);
+      const pushed = await pushCache(ctx.base, 'cache-main', k, K_REPO);
+      assert.equal(pushed.headers['docker-content-digest'], blobOf(k).digest);
+      kMerged = pushed.headers['cairn-cache-merged']!;
+      assert.ok(kMerged, 'k over a: the tag must move to a merged cache (a cache the index could not read is passed by)');
+
+      const merged = (await http('GET', `${ctx.base}/v2/${K_REPO}/manifests/${kMerged}`)).json() as CacheManifest;
+      const config = await configOf(ctx.base, merged, K_REPO);
+      const records = new Set(config.records.map((r) => r.digest));
+      assert.ok(records.has(OPAQUE_KEY), 'the opaque key survives the merge');
+      const layers = new Set(config.layers.map((l) => l.blob));
+      for (const part of [a, k]) {
+        const original = await configOf(ctx.base, JSON.parse(part.toString()) as CacheManifest, K_REPO);
+        for (const r of original.records) assert.ok(records.has(r.digest), `record ${r.digest} lost`);
+        for (const l of original.layers) assert.ok(layers.has(l.blob), `layer ${l.blob} lost`);
+      }
+      // The records that took the opaque key as an input still do.
+      const opaque = config.records.findIndex((r) => r.digest === OPAQUE_KEY);
+      assert.ok(config.records.filter((r) => r.inputs.some((alts) => alts.some((x) => x.link === opaque))).length >= 2);
+      for (const l of merged.layers) assert.equal((await http('HEAD', `${ctx.base}/v2/${K_REPO}/blobs/${l.digest}`)).status, 200);
+
+      // The index reads the merged cache: parsed, with the opaque record.
+      const detail = await http('GET', `${ctx.base}/api/v1/repositories/${K_REPO}/caches/cache-main`);
+      assert.equal(detail.status, 200, detail.text());
+      const d = detail.json() as { parsed: boolean; manifestDigest: string; records: Array<{ digest: string }> };
+      assert.equal(d.parsed, true);
+      assert.equal(d.manifestDigest, kMerged);
+      assert.ok(d.records.some((r) => r.digest === OPAQUE_KEY));
+    });
+
+    test('k-export-and-push: served as branch fallback like any other cache', async () => {
+      const settings = await http('PUT', `${ctx.base}/api/v1/repositories/${K_REPO}/cache-settings`, {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ branchPattern: null, mergeTags: [], fallbackTags: ['cache-main'] }),
+      });
+      assert.equal(settings.status, 200, settings.text());
+      const head = await http('HEAD', `${ctx.base}/v2/${K_REPO}/manifests/cache-feature-k`);
+      assert.equal(head.status, 200);
+      assert.equal(head.headers['docker-content-digest'], kMerged);
+      assert.equal(head.headers['cairn-cache-fallback'], 'cache-main');
+
+      // Pushed unmerged to its own tag, k is served as pushed, and indexed.
+      const k = taggedManifest('k-export-and-push');
+      await pushCache(ctx.base, 'cache-k-only', k, K_REPO);
+      const get = await http('GET', `${ctx.base}/v2/${K_REPO}/manifests/cache-k-only`);
+      assert.deepEqual(get.body, k);
+      const detail = await http('GET', `${ctx.base}/api/v1/repositories/${K_REPO}/caches/cache-k-only`);
+      assert.equal((detail.json() as { parsed: boolean }).parsed, true);
+    });
   },
-  { env: { CAIRN_CACHE_MERGE: `${REPO}:overwrite` } },
+  { env: { CAIRN_CACHE_MERGE: `${REPO}:overwrite,${K_REPO}:cache-main` } },
 );

@@ -109,7 +109,7 @@ describeOnEachDatabase('manifests', (ctx) => {
     const big = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], annotations: { pad: 'x'.repeat(4 * 1024 * 1024) } }));
     const response = await putManifest(ctx.base, name, 'too-big', big, OCI_INDEX);
     assert.equal(response.status, 413);
-    assert.equal(errorCode(response), 'MANIFEST_INVALID');
+    assert.equal(errorCode(response), 'SIZE_INVALID');
     assert.equal((await http('GET', `${ctx.base}/v2/${name}/manifests/too-big`)).status, 404);
   });
 

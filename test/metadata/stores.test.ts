@@ -369,7 +369,7 @@ for (const kind of testDatabases()) {
     });
 
     describe('upload sessions', () => {
-      test('create, find, advance (false when `from` is not the current size), delete', async () => {
+      test('create, find, touch (records the size and the time), delete', async () => {
         const r = await repo();
         const id = randomUUID();
         await meta.stores.uploads.create(id, r);
@@ -379,29 +379,17 @@ for (const kind of testDatabases()) {
         assert.equal(created?.size, 0);
         assert.ok(created?.started_at instanceof Date);
 
-        assert.equal(await meta.stores.uploads.advance(id, 0, 10), true);
-        assert.equal(await meta.stores.uploads.advance(id, 0, 5), false, 'a retried first chunk');
-        assert.equal(await meta.stores.uploads.advance(id, 11, 20), false, 'a gap');
-        assert.equal((await meta.stores.uploads.find(id))?.size, 10);
-        assert.equal(await meta.stores.uploads.advance(id, 10, 25), true);
+        await meta.stores.uploads.touch(id, 10);
+        const touched = await meta.stores.uploads.find(id);
+        assert.equal(touched?.size, 10);
+        assert.ok(touched!.updated_at >= created!.updated_at);
+        await meta.stores.uploads.touch(id, 25);
         assert.equal((await meta.stores.uploads.find(id))?.size, 25);
-        assert.equal(await meta.stores.uploads.advance(randomUUID(), 0, 1), false, 'unknown session');
+        await meta.stores.uploads.touch(randomUUID(), 1); // an unknown session: nothing to record
 
         await meta.stores.uploads.delete(id);
         assert.equal(await meta.stores.uploads.find(id), undefined);
         assert.equal(await meta.stores.uploads.find(randomUUID()), undefined);
-      });
-
-      test('two concurrent advances from the same size: exactly one wins', async () => {
-        const r = await repo();
-        const id = randomUUID();
-        await meta.stores.uploads.create(id, r);
-        const results = await Promise.all([
-          meta.stores.uploads.advance(id, 0, 100),
-          meta.stores.uploads.advance(id, 0, 200),
-          meta.stores.uploads.advance(id, 0, 300),
-        ]);
-        assert.equal(results.filter(Boolean).length, 1);
       });
 
       test('listStale: sessions untouched since `before`, oldest first, at most `limit`', async () => {
@@ -418,8 +406,8 @@ for (const kind of testDatabases()) {
         const later = await meta.stores.uploads.listStale(new Date(Date.now() + DAY_MS), 10_000);
         assert.ok(later.some((s) => s.id === fresh), 'a fresh session is stale for a cutoff in the future');
 
-        // Advancing a session makes it fresh again.
-        assert.equal(await meta.stores.uploads.advance(old, 0, 1), true);
+        // Touching a session makes it fresh again.
+        await meta.stores.uploads.touch(old, 1);
         assert.deepEqual((await meta.stores.uploads.listStale(cutoff, 10)).map((s) => s.id), [older]);
       });
     });

@@ -13,7 +13,8 @@
  *   - missing blobs: read → BlobNotFoundError, stat → undefined, delete → false
  *   - append needs the exact current offset (UploadRangeError otherwise, and nothing changes)
  *   - a body that fails midway leaves the upload as it was ("whole or not at all")
- *   - commit is atomic, removes the upload, and concurrent commits of one digest are safe
+ *   - commit is atomic, keeps the upload until abort (committing again is harmless), and
+ *     concurrent commits of one digest are safe
  *   - abort discards an upload; unknown or malformed upload ids are refused (UploadNotFoundError)
  *   - list() yields committed digests (for GC), listUploads() in-progress uploads with a time
  */
@@ -23,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestFromHex, digestOf, type Digest } from '../../src/oci/digest.js';
-import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../src/registry/errors.js';
+import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../src/storage/errors.js';
 import type { BlobStore, UploadInfo } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreUnderTest {
@@ -304,12 +305,20 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
         assert.deepEqual(await readAll(await store.readUpload(id)), bytes('kept'));
       }));
 
-      test('commit removes the upload', withStore(async (store) => {
+      test('commit publishes the blob and keeps the upload until abort; committing again is harmless', withStore(async (store) => {
         const id = randomUUID();
         await store.createUpload(id);
         await store.appendUpload(id, 0, body(bytes('committed')));
         const digest = digestOf(bytes('committed'));
         await store.commitUpload(id, digest);
+        assert.deepEqual(await readAll(await store.read(digest)), bytes('committed'));
+        // What a crash before the registry records the blob leaves: the upload, whole.
+        assert.equal(await store.uploadSize(id), 9);
+        assert.deepEqual(await readAll(await store.readUpload(id)), bytes('committed'));
+        await store.commitUpload(id, digest);
+        assert.deepEqual(await readAll(await store.read(digest)), bytes('committed'));
+
+        await store.abortUpload(id);
         assert.equal(await store.uploadSize(id), undefined);
         assert.deepEqual(await listUploadIds(store), []);
         await assert.rejects(store.readUpload(id), UploadNotFoundError);
@@ -339,9 +348,10 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
         await Promise.all(ids.map((id) => store.commitUpload(id, digest)));
         assert.equal(await store.stat(digest), content.length);
         assert.deepEqual(await readAll(await store.read(digest)), content);
-        for (const id of ids) assert.equal(await store.uploadSize(id), undefined);
+        for (const id of ids) await store.abortUpload(id);
         assert.deepEqual(await listUploadIds(store), []);
         assert.deepEqual(await listDigests(store), [digest.value]);
+        assert.deepEqual(await readAll(await store.read(digest)), content);
       }));
 
       test('a commit is atomic: stat sees no blob or the whole blob, never part of it', withStore(async (store) => {
@@ -448,6 +458,7 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
         const committed = randomUUID();
         await store.createUpload(committed);
         await store.commitUpload(committed, digestOf(new Uint8Array(0)));
+        await store.abortUpload(committed);
 
         const uploads = await listUploads(store);
         assert.deepEqual(uploads.map((u) => u.id), [one, two].sort());
@@ -506,6 +517,7 @@ async function pushBlob(store: BlobStore, chunks: readonly Uint8Array[]): Promis
   }
   const digest = digestOf(Buffer.concat(chunks));
   await store.commitUpload(id, digest);
+  await store.abortUpload(id); // as the registry does once the blob is recorded
   return digest;
 }
 

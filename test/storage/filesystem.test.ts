@@ -3,7 +3,7 @@
  * sense on disk (no stray files, the documented layout, ids that try to leave uploads/).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,7 +11,20 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestOf } from '../../src/oci/digest.js';
 import { FilesystemBlobStore } from '../../src/storage/filesystem/filesystem-store.js';
+import { UploadNotFoundError } from '../../src/storage/errors.js';
 import { MALFORMED_UPLOAD_IDS, runBlobStoreConformance } from './conformance.js';
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of stream) parts.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(parts);
+}
+
+async function listUploadIds(store: FilesystemBlobStore): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const upload of store.listUploads()) ids.push(upload.id);
+  return ids.sort();
+}
 
 async function tempStore(): Promise<{ root: string; store: FilesystemBlobStore; cleanup(): Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'cairn-fs-store-'));
@@ -42,14 +55,49 @@ describe('FilesystemBlobStore on disk', () => {
     }
   };
 
-  test('layout: uploads/<uuid> while in progress, blobs/<alg>/<2 hex>/<hex> once committed', withStore(async ({ root, store }) => {
+  test('layout: uploads/<uuid> and its length record while in progress, blobs/<alg>/<2 hex>/<hex> once committed', withStore(async ({ root, store }) => {
     const id = randomUUID();
     await store.createUpload(id);
     await store.appendUpload(id, 0, body('layout'));
-    assert.deepEqual(await filesUnder(root), [join('uploads', id)]);
+    assert.deepEqual(await filesUnder(root), [join('uploads', id), join('uploads', `${id}.length`)]);
+    assert.equal(await readFile(join(root, 'uploads', `${id}.length`), 'utf8'), '6');
     const digest = digestOf(Buffer.from('layout'));
     await store.commitUpload(id, digest);
-    assert.deepEqual(await filesUnder(root), [join('blobs', 'sha256', digest.encoded.slice(0, 2), digest.encoded)]);
+    const blob = join('blobs', 'sha256', digest.encoded.slice(0, 2), digest.encoded);
+    assert.deepEqual(await filesUnder(root), [blob, join('uploads', id), join('uploads', `${id}.length`)]);
+    // Published: the upload takes no more bytes (they would land in the blob's hard-linked file).
+    await assert.rejects(store.appendUpload(id, 6, body('more')), UploadNotFoundError);
+    await store.abortUpload(id);
+    assert.deepEqual(await filesUnder(root), [blob]);
+    assert.equal(await readFile(join(root, blob), 'utf8'), 'layout');
+  }));
+
+  test('bytes a killed append left past the length record count for nothing and are cut off', withStore(async ({ root, store }) => {
+    const id = randomUUID();
+    await store.createUpload(id);
+    await store.appendUpload(id, 0, body('acknowledged'));
+    // What SIGKILL mid-append leaves: bytes written, length record not yet replaced.
+    await appendFile(join(root, 'uploads', id), 'half a chunk');
+    assert.equal(await store.uploadSize(id), 12);
+    assert.equal((await readAll(await store.readUpload(id))).toString(), 'acknowledged');
+    assert.deepEqual((await listUploadIds(store)), [id]);
+    // Resuming at the recorded length replaces them; so does committing without a further chunk.
+    assert.equal(await store.appendUpload(id, 12, body('+')), 1);
+    assert.equal(await readFile(join(root, 'uploads', id), 'utf8'), 'acknowledged+');
+    await appendFile(join(root, 'uploads', id), 'junk');
+    const digest = digestOf(Buffer.from('acknowledged+'));
+    await store.commitUpload(id, digest);
+    assert.equal((await readAll(await store.read(digest))).toString(), 'acknowledged+');
+  }));
+
+  test('an orphaned length record is listed, so expiry can remove it', withStore(async ({ root, store }) => {
+    const id = randomUUID();
+    await store.createUpload(id);
+    await rm(join(root, 'uploads', id)); // a crash between abort's two removals
+    assert.equal(await store.uploadSize(id), undefined);
+    assert.deepEqual(await listUploadIds(store), [id]);
+    await store.abortUpload(id);
+    assert.deepEqual(await filesUnder(root), []);
   }));
 
   test('abort leaves no stray files', withStore(async ({ root, store }) => {
@@ -71,7 +119,7 @@ describe('FilesystemBlobStore on disk', () => {
       throw new Error('dropped');
     }
     await assert.rejects(store.appendUpload(id, 4, Readable.from(failing(), { objectMode: false })), /dropped/);
-    assert.deepEqual(await filesUnder(root), [join('uploads', id)]);
+    assert.deepEqual(await filesUnder(root), [join('uploads', id), join('uploads', `${id}.length`)]);
     assert.equal((await readFile(join(root, 'uploads', id), 'utf8')), 'kept');
   }));
 
@@ -83,6 +131,7 @@ describe('FilesystemBlobStore on disk', () => {
     }
     const digest = digestOf(Buffer.from('racy'));
     await Promise.all(ids.map((id) => store.commitUpload(id, digest)));
+    for (const id of ids) await store.abortUpload(id);
     assert.deepEqual(await filesUnder(root), [join('blobs', 'sha256', digest.encoded.slice(0, 2), digest.encoded)]);
   }));
 

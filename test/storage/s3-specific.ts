@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { digestOf } from '../../src/oci/digest.js';
-import { StorageUnavailableError, UploadRangeError } from '../../src/registry/errors.js';
+import { StorageUnavailableError, UploadRangeError } from '../../src/storage/errors.js';
 import type { S3Operations } from '../../src/storage/s3/operations.js';
 import type { S3BlobStore } from '../../src/storage/s3/s3-store.js';
 import { startFaultProxy } from '../support/fault-proxy.js';
@@ -55,7 +55,7 @@ export function s3StoreTests(target: S3Target, bucket: () => string): void {
     };
 
   describe('S3BlobStore on S3', () => {
-    test('chunks under 5 MiB stay tail objects; a full part opens the multipart upload; commit leaves only the blob', withStore(async ({ store, ops, prefix }) => {
+    test('chunks under 5 MiB stay tail objects; a full part opens the multipart upload; commit and abort leave only the blob', withStore(async ({ store, ops, prefix }) => {
       const id = randomUUID();
       const bytes = randomBytes(PART + 3 * MiB);
       await store.createUpload(id);
@@ -76,8 +76,11 @@ export function s3StoreTests(target: S3Target, bucket: () => string): void {
 
       const digest = digestOf(bytes);
       await store.commitUpload(id, digest);
-      assert.deepEqual(await listKeys(ops, prefix), [`blobs/sha256/${digest.encoded}`]);
       assert.deepEqual(await multipartUploads(ops, prefix), []);
+      // The upload stays until the registry has recorded the blob and aborts it.
+      assert.ok((await listKeys(ops, prefix)).includes(`uploads/${id}/state.json`));
+      await store.abortUpload(id);
+      assert.deepEqual(await listKeys(ops, prefix), [`blobs/sha256/${digest.encoded}`]);
       assert.ok((await readAll(await store.read(digest))).equals(bytes));
     }));
 
@@ -87,7 +90,26 @@ export function s3StoreTests(target: S3Target, bucket: () => string): void {
       await store.createUpload(id);
       await store.appendUpload(id, 0, body(bytes));
       await store.commitUpload(id, digestOf(bytes));
+      await store.abortUpload(id);
       assert.deepEqual(await listKeys(ops, prefix), [`blobs/sha256/${digestOf(bytes).encoded}`]);
+    }));
+
+    test('what an append killed before its state swap left counts for nothing, and abort removes it', withStore(async ({ store, ops, prefix }) => {
+      const id = randomUUID();
+      const bytes = randomBytes(2 * MiB);
+      await store.createUpload(id);
+      await store.appendUpload(id, 0, body(bytes.subarray(0, MiB)));
+      // SIGKILL mid-append: a tail object and a multipart upload that no state records.
+      await ops.put(`${prefix}uploads/${id}/tail/000000001048576-killed`, randomBytes(1000));
+      await ops.createMultipart(`${prefix}uploads/${id}/data`);
+      assert.equal(await store.uploadSize(id), MiB);
+      assert.ok((await readAll(await store.readUpload(id))).equals(bytes.subarray(0, MiB)));
+      assert.equal(await store.appendUpload(id, MiB, body(bytes.subarray(MiB))), MiB);
+      await store.commitUpload(id, digestOf(bytes));
+      await store.abortUpload(id);
+      assert.deepEqual(await multipartUploads(ops, prefix), []);
+      assert.deepEqual(await listKeys(ops, prefix), [`blobs/sha256/${digestOf(bytes).encoded}`]);
+      assert.ok((await readAll(await store.read(digestOf(bytes)))).equals(bytes));
     }));
 
     test('two stores (two replicas) alternate chunks of one upload', withStore(async ({ store, second }) => {

@@ -40,8 +40,11 @@ export interface StartedCairn {
   readonly databaseUrl?: string;
   /** Everything the server logged (JSON lines). */
   readonly logs: string[];
-  /** Stops the server; with keepData the data dir and database stay for a restart. */
-  stop(options?: { keepData?: boolean }): Promise<void>;
+  /**
+   * Stops the server; with keepData the data dir and database stay for a restart. `signal`
+   * SIGKILL kills it without any chance to clean up (crash tests).
+   */
+  stop(options?: { keepData?: boolean; signal?: 'SIGTERM' | 'SIGKILL' }): Promise<void>;
 }
 
 export async function startCairn(options: CairnOptions = {}): Promise<StartedCairn> {
@@ -59,8 +62,8 @@ export async function startCairn(options: CairnOptions = {}): Promise<StartedCai
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
-  const stop = async ({ keepData = false } = {}) => {
-    await terminate(child);
+  const stop = async ({ keepData = false, signal = 'SIGTERM' as 'SIGTERM' | 'SIGKILL' } = {}) => {
+    await terminate(child, signal);
     if (!keepData) {
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
       if (databaseUrl && !options.databaseUrl) await dropDatabase(databaseUrl);
@@ -106,10 +109,10 @@ function waitForListening(child: ChildProcess, logs: string[]): Promise<string> 
   });
 }
 
-async function terminate(child: ChildProcess): Promise<void> {
+async function terminate(child: ChildProcess, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);

@@ -195,7 +195,7 @@ function size(slots: Slots): number {
   return slots.reduce((n, set) => n + set.size, 0);
 }
 
-/** Index key; digests contain no NUL, and the source key is last, so keys cannot collide. */
+/** Index key; record keys contain no NUL (guards.ts `isCacheKey`), and the source key is last, so keys cannot collide. */
 function sig(rec: PoolRecord, k: number, alt: string): string {
   return `${rec.digest}\u0000${rec.inputs.length}\u0000${k}\u0000${alt}`;
 }

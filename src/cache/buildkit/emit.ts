@@ -131,7 +131,7 @@ function withTime<T extends object>(base: T, createdAt: string | undefined): T &
   return createdAt === undefined ? base : { ...base, createdAt };
 }
 
-/** Plain code-unit comparison, like Go's string comparison for ASCII digests. */
+/** Plain code-unit comparison, like Go's byte-wise string comparison for ASCII (every record key is ASCII). */
 export function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

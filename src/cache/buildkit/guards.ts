@@ -29,6 +29,26 @@ export function isDigest(value: unknown): value is string {
   return expected === undefined || (hex.length === expected && /^[a-f0-9]+$/.test(hex));
 }
 
+/**
+ * Longest accepted record key. Real keys are a sha256 digest (71 characters) or a 25-character
+ * BuildKit ID; the bound keeps what a hostile document can make us store and compare small.
+ */
+export const MAX_CACHE_KEY_LENGTH = 256;
+// Visible ASCII only: no whitespace or control characters (keys reach logs and error messages),
+// no NUL (PostgreSQL text cannot hold it, and coalesce.ts joins keys with NUL), and no non-ASCII
+// (emit.ts sorts keys by UTF-16 code unit, which equals Go's byte order only for ASCII).
+const CACHE_KEY_RE = /^[\x21-\x7e]+$/;
+
+/**
+ * True for an acceptable record key. To BuildKit a record's `digest` is an opaque identifier, not
+ * a content digest: most are `sha256:…` cache-map digests, but a build that also exports an image
+ * writes random IDs such as `hzlv04bns7udz5fz7ypvi2189` — and imports them like any other key.
+ * Keys are only ever compared for equality and order, never resolved to content.
+ */
+export function isCacheKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_CACHE_KEY_LENGTH && CACHE_KEY_RE.test(value);
+}
+
 /** A JSON number that is an integer a Go `int` and a JS number both hold exactly. */
 export function isInt(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value);

@@ -6,6 +6,7 @@
 //                 { "blob": "sha256:70f4…", "parent": -1 },  -1 = base layer
 //                 { "blob": "sha256:c30e…" } ],             parent ABSENT means 0 (Go omitempty), not "none"
 //     "records": [ { "digest": "sha256:…" },                 a root key (source): no inputs, no results
+//                  { "digest": "hzlv04bns7udz5fz7ypvi2189" }, keys are opaque: not always digests
 //                  { "layers": [ { "layer": 7, "createdAt": "…" } ],   results: layer + its parents
 //                    "digest": "sha256:…",
 //                    "inputs": [ [ { "selector": "sha256:…", "link": 5 } ],   alternatives for input 0
@@ -65,7 +66,11 @@ export interface LayerAnnotations {
 
 /** A cache key (Go `CacheRecord`). */
 export interface CacheRecord {
-  /** The cache key: the op's cache-map digest (its definition without its inputs). */
+  /**
+   * The cache key (wire name `digest`, but not a content digest): usually the op's cache-map
+   * digest (its definition without its inputs), sometimes an opaque BuildKit ID such as
+   * `hzlv04bns7udz5fz7ypvi2189` (a build that also exports an image). Compared, never resolved.
+   */
   digest: string;
   /** Results (wire name `layers`): each brings a layer and all of its parents. May be empty. */
   results: CacheResult[];

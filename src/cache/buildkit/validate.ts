@@ -4,7 +4,7 @@
 // entry rather than only those a build happens to reach, so a registry can reject a broken cache
 // when it is pushed instead of letting every later build silently run uncached. Graph rules (loops, depth)
 // live in graph-check.ts.
-import { clip, isDigest, isInt, isObject, jsonType, own } from './guards.js';
+import { clip, isCacheKey, isDigest, isInt, isObject, jsonType, MAX_CACHE_KEY_LENGTH, own } from './guards.js';
 import type { ParseLimits } from './limits.js';
 import { isRfc3339 } from './time.js';
 import type {
@@ -78,6 +78,15 @@ function digest(value: unknown, path: string): string {
   return value;
 }
 
+/** A record key: opaque to BuildKit (see `isCacheKey`), so any short visible-ASCII string. */
+function cacheKey(value: unknown, path: string): string {
+  if (isCacheKey(value)) return value;
+  if (typeof value !== 'string') fail(path, `expected a cache key string, got ${jsonType(value)}`);
+  if (value.length === 0) fail(path, 'empty cache key');
+  if (value.length > MAX_CACHE_KEY_LENGTH) fail(path, `cache key of ${value.length} characters exceeds the limit of ${MAX_CACHE_KEY_LENGTH}`);
+  fail(path, `cache key "${clip(value)}" has characters other than visible ASCII`);
+}
+
 function toLayer(value: unknown, path: string, count: number): CacheLayer {
   if (!isObject(value)) fail(path, `expected an object, got ${jsonType(value)}`);
   const blob = digest(own(value, 'blob'), `${path}.blob`);
@@ -122,7 +131,7 @@ interface RecordContext { layerCount: number; recordCount: number; budget: Budge
 
 function toRecord(value: unknown, path: string, ctx: RecordContext): CacheRecord {
   if (!isObject(value)) fail(path, `expected an object, got ${jsonType(value)}`);
-  const d = digest(own(value, 'digest'), `${path}.digest`);
+  const d = cacheKey(own(value, 'digest'), `${path}.digest`);
   // BuildKit never exports random: keys (they are not reproducible), so one here is forged.
   if (d.startsWith('random:')) fail(`${path}.digest`, 'random: keys are never exported by BuildKit');
   const results = toResults(own(value, 'layers'), `${path}.layers`, ctx);

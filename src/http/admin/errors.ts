@@ -13,7 +13,7 @@ import { AccountError, type AccountErrorKind } from '../../auth/accounts.js';
 import { AuthError, type AuthErrorKind } from '../../auth/errors.js';
 import { PermissionError, type PermissionErrorKind } from '../../auth/permissions.js';
 import { CacheNotFoundError, CacheSettingsError } from '../../cache/service.js';
-import { RegistryError, type RegistryErrorKind } from '../../registry/errors.js';
+import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
 import { RetentionError, type RetentionErrorKind } from '../../retention/errors.js';
 
 export type ApiErrorKind =
@@ -105,8 +105,8 @@ const AUTH_KINDS: Readonly<Record<AuthErrorKind, ApiErrorKind>> = {
   rate_limited: 'login_rate_limited',
 };
 
-/** The registry errors an admin route can meet; any other would be a bug, answered as internal. */
-const REGISTRY_KINDS: Partial<Readonly<Record<RegistryErrorKind, ApiErrorKind>>> = {
+/** The registry and storage errors an admin route can meet; any other would be a bug, answered as internal. */
+const REGISTRY_KINDS: Partial<Readonly<Record<RegistryErrorKind | StorageErrorKind, ApiErrorKind>>> = {
   name_invalid: 'repository_name_invalid',
   name_unknown: 'repository_not_found',
   storage_unavailable: 'storage_unavailable',
@@ -153,7 +153,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof CacheNotFoundError) return new ApiError('cache_not_found', error.message);
   if (error instanceof CacheSettingsError) return new ApiError('cache_settings_invalid', error.message);
   if (error instanceof RetentionError) return new ApiError(error.kind, error.message);
-  if (error instanceof RegistryError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);
+  if (error instanceof RegistryError || error instanceof StorageError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);
   return fromFastify(error as FastifyError);
 }
 
@@ -184,8 +184,12 @@ export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply
   // A forge's webhook authenticates with its shared secret: no Basic challenge for it.
   if (wire.status === 401 && error.kind !== 'webhook_unauthenticated') reply.header('www-authenticate', 'Basic realm="cairn admin"');
   // A string, so no route's response schema applies: every error has this one shape.
-  const body = JSON.stringify({ error: { code: wire.code, message: error.message, detail: error.detail ?? null } });
-  return reply.type('application/json; charset=utf-8').send(body);
+  return reply.type('application/json; charset=utf-8').send(apiErrorBody(error.kind, error.message, error.detail));
+}
+
+/** The one shape of every admin API error body, also for answers given before the plugin runs. */
+export function apiErrorBody(kind: ApiErrorKind, message: string, detail?: unknown): string {
+  return JSON.stringify({ error: { code: API_ERRORS[kind].code, message, detail: detail ?? null } });
 }
 
 export function apiErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

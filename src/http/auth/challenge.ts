@@ -37,7 +37,7 @@ export interface AuthReply {
 export function authReply(error: AuthError, ctx: ChallengeContext, insufficientScope = false): AuthReply {
   switch (error.kind) {
     case 'rate_limited':
-      return { status: 429, code: 'TOO_MANY_REQUESTS', message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds ?? 60) } };
+      return { status: 429, code: 'TOOMANYREQUESTS', message: error.message, headers: { 'retry-after': String(error.retryAfterSeconds ?? 60) } };
     case 'denied':
       if (!insufficientScope) return { status: 403, code: 'DENIED', message: error.message, headers: {} };
       return { status: 401, code: 'DENIED', message: error.message, headers: { 'www-authenticate': bearerChallenge(ctx, 'insufficient_scope') } };

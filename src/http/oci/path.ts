@@ -16,6 +16,36 @@ export type OciRoute =
   | { readonly kind: 'upload'; readonly name: string; readonly id: string }
   | { readonly kind: 'referrers'; readonly name: string; readonly digest: string };
 
+/** The methods each route serves; anything else on it is 405 with these in `Allow`. */
+export const ROUTE_METHODS = {
+  base: ['GET', 'HEAD'],
+  catalog: ['GET'],
+  tags: ['GET'],
+  manifest: ['GET', 'HEAD', 'PUT', 'DELETE'],
+  blob: ['GET', 'HEAD', 'DELETE'],
+  uploads: ['POST'],
+  upload: ['GET', 'PATCH', 'PUT', 'DELETE'],
+  referrers: ['GET'],
+} as const satisfies Record<OciRoute['kind'], readonly string[]>;
+
+export type RouteMethod<K extends OciRoute['kind']> = (typeof ROUTE_METHODS)[K][number];
+
+/** The `Allow` header of a route. */
+export function allowHeader(route: OciRoute): string {
+  return ROUTE_METHODS[route.kind].join(', ');
+}
+
+/**
+ * The route of a raw request target (`/v2/…?query`), or undefined outside the API. The base is
+ * served with and without its slash.
+ */
+export function routeOfTarget(target: string): OciRoute | undefined {
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
+  if (path === '/v2' || path === '/v2/') return { kind: 'base' };
+  return path.startsWith('/v2/') ? parseOciPath(path.slice(4)) : undefined;
+}
+
 const PATTERNS: ReadonlyArray<[RegExp, (m: RegExpExecArray) => OciRoute]> = [
   [/^_catalog$/, () => ({ kind: 'catalog' })],
   [/^(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],

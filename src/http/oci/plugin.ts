@@ -4,12 +4,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../registry/index.js';
-import { HttpError, ociErrorHandler, sendOciError } from './errors.js';
+import { ociErrorHandler } from './errors.js';
 import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, putUpload, startUpload } from './handlers/uploads.js';
-import { parseOciPath, type OciRoute } from './path.js';
+import { routeOfTarget, type OciRoute, type RouteMethod } from './path.js';
+import { routeFailure } from './unrouted.js';
 import type { AccessControl, Principal } from '../../auth/access-control.js';
 import { AuthError } from '../../auth/errors.js';
 import { assertValidName } from '../../registry/repositories.js';
@@ -32,10 +33,10 @@ declare module 'fastify' {
   }
 }
 
-type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 type Handler<R> = (request: FastifyRequest, reply: FastifyReply, route: R) => Promise<unknown>;
 type RouteOf<K extends OciRoute['kind']> = Extract<OciRoute, { kind: K }>;
-type DispatchTable = { [K in OciRoute['kind']]: Partial<Record<Method, Handler<RouteOf<K>>>> };
+/** Exactly the methods of ROUTE_METHODS, each with its handler (checked both ways at compile time). */
+type DispatchTable = { [K in OciRoute['kind']]: Record<RouteMethod<K>, Handler<RouteOf<K>>> };
 
 function dispatchTable({ registry: r, maxManifestBytes, access }: OciApiOptions): DispatchTable {
   const mayPull = async (request: FastifyRequest, repository: string) =>
@@ -76,16 +77,22 @@ export async function ociApi(app: FastifyInstance, options: OciApiOptions): Prom
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
   app.setErrorHandler(ociErrorHandler);
-  app.setNotFoundHandler((_request, reply) => sendOciError(reply, 404, 'NOT_FOUND', 'unknown endpoint'));
+  // Without a prefix this is also the answer for paths no API claims (an admin API path has its
+  // own): registries are probed by OCI clients, so they get the OCI form too. Methods Fastify
+  // does not route at all (OPTIONS, PROPFIND, UNLINK…) land here on /v2/ paths as well.
+  app.setNotFoundHandler(async (request) => {
+    throw routeFailure(routeOfTarget(request.originalUrl), request.method);
+  });
 
   app.decorateRequest('principal', null as never);
 
   const dispatch = async (request: FastifyRequest, reply: FastifyReply) => {
-    const route = parseOciPath(pathAfterV2(request.raw.url ?? ''));
-    if (!route) throw new HttpError(404, 'NOT_FOUND', 'unknown endpoint');
+    // originalUrl: src/http/server.ts escapes `%` in /v2/ paths for Fastify's router only.
+    const route = routeOfTarget(request.originalUrl);
+    if (!route) throw routeFailure(route, request.method);
     if ('name' in route) assertValidName(route.name);
     const handler = (table[route.kind] as Partial<Record<string, Handler<OciRoute>>>)[request.method];
-    if (!handler) throw new HttpError(405, 'UNSUPPORTED', `${request.method} is not supported here`);
+    if (!handler) throw routeFailure(route, request.method);
     const needed = requiredAccess(route, request.method);
     try {
       request.principal = await authorize(options.access, request, needed);
@@ -125,15 +132,8 @@ async function authorize(access: AccessControl, request: FastifyRequest, needed:
 async function auditChange(access: AccessControl, request: FastifyRequest, status: number): Promise<void> {
   const action = request.method === 'PUT' && status === 201 ? 'push' : request.method === 'DELETE' && status === 202 ? 'delete' : undefined;
   if (!action || !request.principal) return;
-  const path = (request.raw.url ?? '').split('?')[0]!;
+  const path = request.originalUrl.split('?')[0]!;
   if (action === 'push' && !path.includes('/manifests/')) return; // blob uploads: too many to log one by one
   const actor = request.principal.kind === 'account' ? request.principal.account.name : request.principal.kind === 'token' ? (request.principal.subject ?? null) : null;
   await access.audit(actor, action, request.ip, undefined, path.slice('/v2/'.length)).catch((err: unknown) => request.log.warn({ err }, 'audit failed'));
-}
-
-/** The raw, undecoded path after `/v2/` (see path.ts for why it is never decoded). */
-function pathAfterV2(url: string): string {
-  const query = url.indexOf('?');
-  const path = query === -1 ? url : url.slice(0, query);
-  return path.startsWith('/v2/') ? path.slice(4) : '';
 }

@@ -72,23 +72,36 @@ export function requestedRange(request: FastifyRequest, size: number): ByteRange
   return { start, end };
 }
 
-/** Reads a small body (a manifest) into memory, refusing more than `limit` bytes. */
-export async function readLimitedBody(request: FastifyRequest, limit: number): Promise<Buffer> {
+/**
+ * Reads a small body (a manifest) into memory, refusing more than `limit` bytes. A refused body
+ * is left paused, unread: the server discards it before the answer (src/http/unread-body.ts).
+ * Not `for await`: leaving that loop early destroys the request and its socket, answer and all.
+ */
+export function readLimitedBody(request: FastifyRequest, limit: number): Promise<Buffer> {
   const declared = contentLength(request);
-  if (declared !== undefined && declared > limit) {
-    request.raw.resume();
-    throw new ManifestTooLargeError(limit);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of request.raw) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      request.raw.resume();
-      throw new ManifestTooLargeError(limit);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  if (declared !== undefined && total !== declared) throw new SizeInvalidError('body length does not match Content-Length');
-  return Buffer.concat(chunks, total);
+  if (declared !== undefined && declared > limit) return Promise.reject(new ManifestTooLargeError(limit));
+  const body = request.raw;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const settle = (error: Error | undefined) => {
+      body.off('data', onData).off('end', onEnd).off('error', onError);
+      if (error) {
+        body.pause();
+        reject(error);
+      } else if (declared !== undefined && total !== declared) {
+        reject(new SizeInvalidError('body length does not match Content-Length'));
+      } else {
+        resolve(Buffer.concat(chunks, total));
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) return settle(new ManifestTooLargeError(limit));
+      chunks.push(chunk);
+    };
+    const onEnd = () => settle(undefined);
+    const onError = (error: Error) => settle(error);
+    body.on('data', onData).once('end', onEnd).once('error', onError);
+  });
 }

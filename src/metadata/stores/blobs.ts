@@ -6,6 +6,20 @@ export interface BlobRow {
   size: number;
 }
 
+/** What `unlinkUnreferenced` did. */
+export type UnlinkOutcome =
+  | { kind: 'unlinked' }
+  | { kind: 'absent' }
+  | {
+      kind: 'referenced';
+      /** One manifest of the repository that references the blob (a tagged one when there is). */
+      manifest: string;
+      /** A tag that reaches it: its own, else one of an index that lists it; null when untagged. */
+      tag: string | null;
+      /** How many manifests of the repository reference the blob. */
+      manifests: number;
+    };
+
 /** Committed blobs and their links to repositories. */
 export class BlobStoreMetadata {
   constructor(private readonly db: Kysely<Database>) {}
@@ -50,7 +64,10 @@ export class BlobStoreMetadata {
       .execute();
   }
 
-  /** Removes the repository's link; the bytes stay until garbage collection. */
+  /**
+   * Removes the repository's link whatever uses it; the bytes stay until garbage collection.
+   * The registry's DELETE uses `unlinkUnreferenced`, which keeps images whole.
+   */
   async unlink(repositoryId: number, digest: string): Promise<boolean> {
     const result = await this.db
       .deleteFrom('repository_blobs')
@@ -58,6 +75,31 @@ export class BlobStoreMetadata {
       .where('blob_digest', '=', digest)
       .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /**
+   * Removes the repository's link unless a manifest of the repository references the blob; the
+   * bytes stay until garbage collection. Race-free against a manifest push that references the
+   * blob: the link is locked FOR UPDATE first, which waits for a push holding its KEY SHARE lock
+   * (`ManifestStore.insert`) to commit — so the check below, a new statement with a new snapshot
+   * under READ COMMITTED, sees that push's manifest — and makes a later push wait, then find the
+   * link gone and store nothing. Must not be called inside another transaction.
+   */
+  async unlinkUnreferenced(repositoryId: number, digest: string): Promise<UnlinkOutcome> {
+    return this.db.transaction().execute(async (tx) => {
+      const link = await tx
+        .selectFrom('repository_blobs')
+        .select('blob_digest')
+        .where('repository_id', '=', repositoryId)
+        .where('blob_digest', '=', digest)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!link) return { kind: 'absent' };
+      const user = await referencingManifest(tx, repositoryId, digest);
+      if (user) return { kind: 'referenced', ...user, manifests: Number(user.manifests) };
+      await tx.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('blob_digest', '=', digest).execute();
+      return { kind: 'unlinked' };
+    });
   }
 
   /** Which of `digests` are linked to the repository. */
@@ -86,4 +128,31 @@ export function recordAndLink(repositoryId: number, digest: string, size: number
       INSERT INTO repository_blobs (repository_id, blob_digest) VALUES (${repositoryId}, ${digest})
       ON CONFLICT (repository_id, blob_digest) DO NOTHING
     )`;
+}
+
+/**
+ * A manifest of the repository that references the blob (config, layer, or a blob entry of a
+ * legacy cache index), preferring one reachable by a tag. Uses manifest_blobs_blob_digest_idx.
+ */
+async function referencingManifest(
+  db: Kysely<Database>,
+  repositoryId: number,
+  digest: string,
+): Promise<{ manifest: string; tag: string | null; manifests: number } | undefined> {
+  const { rows } = await sql<{ manifest: string; tag: string | null; manifests: number }>`
+    SELECT manifest, tag, manifests FROM (
+      SELECT m.digest AS manifest,
+             COALESCE(
+               (SELECT t.name FROM tags t WHERE t.manifest_id = m.id ORDER BY t.name LIMIT 1),
+               (SELECT t.name FROM manifest_references r JOIN tags t ON t.manifest_id = r.parent_id
+                WHERE r.child_id = m.id ORDER BY t.name LIMIT 1)
+             ) AS tag,
+             count(*) OVER () AS manifests
+      FROM manifest_blobs mb
+      JOIN manifests m ON m.id = mb.manifest_id
+      WHERE mb.blob_digest = ${digest} AND m.repository_id = ${repositoryId}
+    ) AS users
+    ORDER BY tag IS NULL, tag, manifest
+    LIMIT 1`.execute(db);
+  return rows[0];
 }

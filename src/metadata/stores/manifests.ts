@@ -32,6 +32,34 @@ export interface NewManifest {
   childManifestIds: readonly number[];
 }
 
+/**
+ * `ManifestStore.insert` stored nothing: these references are not (or no longer) in the
+ * repository — blobs not linked, child manifests deleted.
+ */
+export class ReferencesMissingError extends Error {
+  constructor(
+    readonly blobs: readonly string[],
+    readonly manifestIds: readonly number[],
+  ) {
+    super(`references missing from the repository: blobs ${blobs.join(', ') || 'none'}, manifests ${manifestIds.join(', ') || 'none'}`);
+    this.name = 'ReferencesMissingError';
+  }
+}
+
+/** What `deleteUnreferenced` did. */
+export type ManifestDeleteOutcome =
+  | { kind: 'deleted' }
+  | { kind: 'absent' }
+  | {
+      kind: 'referenced';
+      /** An index of the repository that lists the manifest (a tagged one when there is). */
+      index: string;
+      /** One of that index's tags; null when untagged. */
+      tag: string | null;
+      /** How many indexes of the repository list the manifest. */
+      indexes: number;
+    };
+
 export interface ManifestPulls {
   id: number;
   count: number;
@@ -67,6 +95,13 @@ export class ManifestStore {
    * statement, so one round trip and atomic without a transaction. Pushing the same bytes again
    * is a no-op that returns the existing id (digest equality means identical content) and still
    * moves the tag.
+   *
+   * Every blob in `blobDigests` must be linked to the repository, and every child manifest still
+   * stored: the statement takes KEY SHARE locks on those rows and stores nothing when one is
+   * missing (`ReferencesMissingError`). The locks are what make deletes race-free
+   * (`BlobStoreMetadata.unlinkUnreferenced` and `deleteUnreferenced` lock the row FOR UPDATE
+   * before looking for what uses it): whichever comes second waits for the first to commit, then
+   * sees what it did.
    */
   async insert(m: NewManifest, tag?: string): Promise<number> {
     // A concurrent first push of the same manifest commits after this statement's snapshot was
@@ -74,7 +109,9 @@ export class ManifestStore {
     // statement sees it.
     for (let attempt = 0; attempt < 2; attempt++) {
       const { rows } = await this.insertStatement(m, tag ?? null).execute(this.db);
-      if (rows[0]) return rows[0].id;
+      const row = rows[0]!;
+      if (row.unlinked.length > 0 || row.gone.length > 0) throw new ReferencesMissingError(row.unlinked, row.gone.map(Number));
+      if (row.id !== null) return row.id;
     }
     throw new Error(`manifest ${m.digest} vanished during insert`);
   }
@@ -83,19 +120,37 @@ export class ManifestStore {
     const annotations = m.annotations ? JSON.stringify(m.annotations) : null;
     const blobs = [...new Set(m.blobDigests)];
     const children = [...new Set(m.childManifestIds)];
-    return sql<{ id: number }>`
-      WITH inserted AS (
+    return sql<{ id: number | null; unlinked: string[]; gone: Array<number | string> }>`
+      WITH linked AS (
+        SELECT blob_digest FROM repository_blobs
+        WHERE repository_id = ${m.repositoryId} AND blob_digest = ANY(${blobs}::text[])
+        FOR KEY SHARE
+      ), unlinked AS (
+        SELECT digest FROM unnest(${blobs}::text[]) AS digest
+        WHERE digest NOT IN (SELECT blob_digest FROM linked)
+      ), stored_children AS (
+        SELECT id FROM manifests
+        WHERE repository_id = ${m.repositoryId} AND id = ANY(${children}::bigint[])
+        FOR KEY SHARE
+      ), gone AS (
+        SELECT child FROM unnest(${children}::bigint[]) AS child
+        WHERE child NOT IN (SELECT id FROM stored_children)
+      ), complete AS (
+        SELECT NOT EXISTS (SELECT 1 FROM unlinked) AND NOT EXISTS (SELECT 1 FROM gone) AS ok
+      ), inserted AS (
         INSERT INTO manifests (repository_id, digest, media_type, artifact_type, config_digest,
                                config_media_type, subject_digest, annotations, size, payload)
-        VALUES (${m.repositoryId}, ${m.digest}, ${m.mediaType}, ${m.artifactType}, ${m.configDigest},
-                ${m.configMediaType}, ${m.subjectDigest}, ${annotations}::jsonb, ${m.payload.byteLength}, ${m.payload})
+        SELECT ${m.repositoryId}, ${m.digest}, ${m.mediaType}, ${m.artifactType}, ${m.configDigest},
+               ${m.configMediaType}, ${m.subjectDigest}, ${annotations}::jsonb, ${m.payload.byteLength}, ${m.payload}
+        WHERE (SELECT ok FROM complete)
         ON CONFLICT (repository_id, digest) DO NOTHING
         RETURNING id
       ), manifest AS (
         SELECT id FROM inserted
         UNION ALL
         SELECT id FROM manifests
-        WHERE repository_id = ${m.repositoryId} AND digest = ${m.digest} AND NOT EXISTS (SELECT 1 FROM inserted)
+        WHERE repository_id = ${m.repositoryId} AND digest = ${m.digest}
+          AND NOT EXISTS (SELECT 1 FROM inserted) AND (SELECT ok FROM complete)
       ), blob_references AS (
         INSERT INTO manifest_blobs (manifest_id, blob_digest)
         SELECT inserted.id, digest FROM inserted, unnest(${blobs}::text[]) AS digest
@@ -108,19 +163,21 @@ export class ManifestStore {
         -- A re-push of a tag restamps its push time.
         ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = EXCLUDED.manifest_id, pushed_at = now()
       )
-      SELECT id FROM manifest`;
+      SELECT (SELECT id FROM manifest) AS id,
+             ARRAY(SELECT digest FROM unlinked ORDER BY digest) AS unlinked,
+             ARRAY(SELECT child FROM gone ORDER BY child) AS gone`;
   }
 
-  /** Deletes the manifest; its tags and references go with it (cascade). */
+  /** Deletes the manifest whatever lists it; its tags and references go with it (cascade). */
   async delete(id: number): Promise<void> {
     await this.db.deleteFrom('manifests').where('id', '=', id).execute();
   }
 
   /**
-   * Deletes the manifest only if no tag and no index points at it — checked in the same
-   * statement, so a tag pushed meanwhile keeps it.
+   * Retention's delete: the manifest only if it is orphaned — no tag and no index points at it —
+   * checked in the same statement, so a tag pushed meanwhile keeps it.
    */
-  async deleteIfUnreferenced(id: number): Promise<boolean> {
+  async deleteIfOrphaned(id: number): Promise<boolean> {
     const result = await this.db
       .deleteFrom('manifests')
       .where('id', '=', id)
@@ -128,6 +185,32 @@ export class ManifestStore {
       .where((eb) => eb.not(eb.exists(eb.selectFrom('manifest_references').select('parent_id').where('child_id', '=', id))))
       .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  /**
+   * Deletes the manifest (tags and references go with it) unless an index of the repository
+   * lists it. Race-free against an index push that lists it, as `insert` explains: the row is
+   * locked FOR UPDATE before the check, a new statement that sees any push committed meanwhile.
+   * Must not be called inside another transaction.
+   */
+  async deleteUnreferenced(id: number): Promise<ManifestDeleteOutcome> {
+    return this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('manifests').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!row) return { kind: 'absent' };
+      const { rows } = await sql<{ index: string; tag: string | null; indexes: number }>`
+        SELECT "index", tag, indexes FROM (
+          SELECT p.digest AS "index",
+                 (SELECT t.name FROM tags t WHERE t.manifest_id = p.id ORDER BY t.name LIMIT 1) AS tag,
+                 count(*) OVER () AS indexes
+          FROM manifest_references r JOIN manifests p ON p.id = r.parent_id
+          WHERE r.child_id = ${id}
+        ) AS parents
+        ORDER BY tag IS NULL, tag, "index"
+        LIMIT 1`.execute(tx);
+      if (rows[0]) return { kind: 'referenced', ...rows[0], indexes: Number(rows[0].indexes) };
+      await tx.deleteFrom('manifests').where('id', '=', id).execute();
+      return { kind: 'deleted' };
+    });
   }
 
   /** Manifests in the repository whose subject is `digest`, optionally of one artifact type. */

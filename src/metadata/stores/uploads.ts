@@ -23,17 +23,12 @@ export class UploadSessionStore {
   }
 
   /**
-   * Moves the session from `from` to `to` bytes. Returns false when another request moved it
-   * first (a concurrent or retried chunk), so the caller can answer with the real offset.
+   * Records that the session's upload reached `size` bytes, now. Informational (expiry reads
+   * `updated_at`; operators read `size`): the upload's length in blob storage is the authority,
+   * and this row may lag behind it by the one chunk a crash interrupted between the two.
    */
-  async advance(id: string, from: number, to: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('upload_sessions')
-      .set({ size: to, updated_at: new Date() })
-      .where('id', '=', id)
-      .where('size', '=', from)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  async touch(id: string, size: number): Promise<void> {
+    await this.db.updateTable('upload_sessions').set({ size, updated_at: new Date() }).where('id', '=', id).execute();
   }
 
   /**

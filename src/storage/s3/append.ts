@@ -12,7 +12,7 @@
  * this process's cache when it wrote them, else from S3 — only if the chunk does fill that part.
  */
 import { Readable } from 'node:stream';
-import { UploadRangeError } from '../../registry/errors.js';
+import { UploadRangeError } from '../errors.js';
 import type { Layout } from './layout.js';
 import type { S3Operations } from './operations.js';
 import type { OpenMultipart, Parts } from './parts.js';

@@ -15,7 +15,7 @@
  * Keys are built only from parsed digests and validated UUIDs.
  */
 import { parseDigest, type Digest } from '../../oci/digest.js';
-import { UploadNotFoundError } from '../../registry/errors.js';
+import { UploadNotFoundError } from '../errors.js';
 import { isUploadId } from '../blob-store.js';
 
 

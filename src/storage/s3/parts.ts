@@ -6,6 +6,7 @@
  * the parts of an unfinished multipart upload): the new multipart upload gets those bytes back
  * as parts by UploadPartCopy, which moves no data through Cairn.
  */
+import { UploadNotFoundError } from '../errors.js';
 import type { Layout } from './layout.js';
 import type { S3Operations } from './operations.js';
 import type { UploadState } from './upload-state.js';
@@ -33,7 +34,8 @@ export class Parts {
     if (state.multipart) return { uploadId: state.multipart.uploadId, etags: [...state.multipart.etags], created: false };
     const key = this.layout.data(id);
     const sealed = state.sealed ?? 0;
-    if (sealed % state.partSize !== 0) throw new Error('upload is sealed with its tail (a commit is under way)');
+    // Sealed with its tail: the upload was committed, and takes no more bytes.
+    if (sealed % state.partSize !== 0) throw new UploadNotFoundError(id);
     const uploadId = await this.ops.createMultipart(key);
     try {
       const count = sealed / state.partSize;

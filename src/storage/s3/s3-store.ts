@@ -8,7 +8,14 @@
  *   - a larger one: the tail becomes the last part, the multipart upload is completed into
  *     `data`, and `data` is copied server-side to the content-addressed key.
  * Either way the blob appears whole in one request (PUT and copy are atomic in S3), and two
- * commits of one digest write the same bytes.
+ * commits of one digest write the same bytes. The upload stays until aborted (a retried commit
+ * finds it sealed and copies again), so a crash before the registry records the blob loses nothing.
+ *
+ * Crash contract: `state.json` is the commit point of every change. An append uploads its parts
+ * and tail object first and swaps the state last; a process killed before the swap leaves the
+ * upload exactly as it was (unreferenced parts are overwritten by the next append of the same
+ * offsets, unreferenced objects go with the upload). So `uploadSize` — the state's size — counts
+ * every append that finished and none that did not, and is where the next append must start.
  *
  * Reading an upload back (`readUpload`, used when another replica must re-hash it) cannot read
  * the parts of an open multipart upload — S3 does not allow it — so it first completes them into
@@ -16,8 +23,8 @@
  */
 import { Readable } from 'node:stream';
 import type { Digest } from '../../oci/digest.js';
-import { BlobNotFoundError, RegistryError, StorageUnavailableError, UploadNotFoundError, UploadRangeError } from '../../registry/errors.js';
-import { KeyedMutex } from '../../registry/keyed-mutex.js';
+import { BlobNotFoundError, StorageError, StorageUnavailableError, UploadNotFoundError, UploadRangeError } from '../errors.js';
+import { KeyedMutex } from '../../util/keyed-mutex.js';
 import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
 import { appendChunk, readSegments, type S3Context } from './append.js';
 import { S3Client, type S3ClientOptions } from './client.js';
@@ -139,13 +146,12 @@ export class S3BlobStore implements BlobStore {
         const state = await this.seal(id, stored, true);
         await this.ctx.parts.copy(this.ctx.layout.data(id), target, state.size);
       }
-      await this.remove(id, false);
     });
   }
 
   async abortUpload(id: string): Promise<void> {
     if (!isUploadId(id)) return;
-    await this.locked(id, 'abortUpload', () => this.remove(id, true));
+    await this.locked(id, 'abortUpload', () => this.remove(id));
   }
 
   async *listUploads(): AsyncIterable<UploadInfo> {
@@ -240,13 +246,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  /** Deletes every object of the upload (the state last), and its multipart uploads when asked. */
-  private async remove(id: string, abortMultipart: boolean): Promise<void> {
+  /**
+   * Deletes every object of the upload (the state last) and its multipart uploads — including
+   * any a killed append opened without recording it.
+   */
+  private async remove(id: string): Promise<void> {
     this.ctx.spool.dropTail(id);
     const prefix = this.ctx.layout.upload(id);
-    if (abortMultipart) {
-      for await (const upload of this.ctx.ops.listMultipart(prefix)) await this.ctx.ops.abortMultipart(upload.key, upload.uploadId);
-    }
+    for await (const upload of this.ctx.ops.listMultipart(prefix)) await this.ctx.ops.abortMultipart(upload.key, upload.uploadId);
     const keys: string[] = [];
     for await (const object of this.ctx.ops.list(prefix)) keys.push(object.key);
     const state = this.ctx.layout.state(id);
@@ -278,7 +285,7 @@ async function* guardIterable<T>(operation: string, source: AsyncIterable<T>): A
 }
 
 function toDomainError(operation: string, error: unknown): unknown {
-  if (error instanceof RegistryError) return error;
+  if (error instanceof StorageError) return error;
   if (error instanceof S3ClientError) {
     return new StorageUnavailableError(`object storage failed during ${operation}: ${error.message}`, { cause: error });
   }

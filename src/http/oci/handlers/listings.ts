@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../../registry/index.js';
 import { parsePageRequest, type Page } from '../../../registry/pagination.js';
+import { textFault } from '../../../oci/text.js';
+import { HttpError } from '../errors.js';
 import { queryParam } from '../request.js';
 
 export async function listTags(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: { name: string }) {
@@ -17,6 +19,8 @@ export async function listCatalog(registry: Registry, request: FastifyRequest, r
 
 export async function listReferrers(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: { name: string; digest: string }) {
   const artifactType = queryParam(request, 'artifactType');
+  const fault = artifactType === undefined ? undefined : textFault(artifactType);
+  if (fault) throw new HttpError(400, 'UNSUPPORTED', `invalid artifactType filter: it ${fault}`);
   const index = await registry.listings.referrers(route.name, route.digest, artifactType);
   if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
   // A Buffer, not a string: Fastify would append "; charset=utf-8" to the media type.
