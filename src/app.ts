@@ -2,6 +2,8 @@
  * The composition root: the only place that creates concrete stores and services and wires them
  * into the HTTP server. Everything else receives what it uses.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
@@ -9,6 +11,7 @@ import { createAccessControl } from './auth/index.js';
 import { ensureAdminChange } from './auth/accounts.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
+import { CacheLayerUsage } from './cache/layer-usage.js';
 import { CacheService } from './cache/service.js';
 import { CacheTagPolicy } from './cache/tag-policy.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
@@ -22,10 +25,16 @@ import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { FilesystemBlobStore } from './storage/filesystem/filesystem-store.js';
+import { BranchLifecycle } from './retention/branches.js';
+import { RetentionMetrics } from './retention/metrics.js';
+import { RetentionScheduler } from './retention/scheduler.js';
+import { RetentionService } from './retention/service.js';
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
 const CACHE_DIGESTS_REFRESH_MS = 30_000;
+/** How often each replica looks for due retention policies (one cheap indexed query). */
+const RETENTION_TICK_MS = 5_000;
 
 export interface App {
   readonly server: CairnServer;
@@ -42,10 +51,13 @@ async function startCacheAwareness(metadata: Metadata, registry: Registry, metri
   const indexer = new CacheIndexer(metadata, registry.blobs, metrics, logger, (id, digest) => imports.remember(id, digest));
   registry.manifests.onPush(indexer.onPush);
   registry.blobs.onFetch((blob, userAgent) => imports.fetched(blob.repository, blob.repositoryId, blob.digest.value, userAgent));
+  const layerUsage = new CacheLayerUsage(metadata);
+  layerUsage.start(PULL_FLUSH_MS);
+  registry.blobs.onFetch((blob) => layerUsage.fetched(blob.repositoryId, blob.digest.value));
   const service = new CacheService(metadata);
   const { blobs, uploads, manifests } = registry;
   registry.manifests.setTagPolicy(new CacheTagPolicy({ metadata, blobs, uploads, manifests, caches: service, metrics, logger, mergePatterns }));
-  return { imports, service };
+  return { imports, layerUsage, service };
 }
 
 /**
@@ -73,6 +85,45 @@ async function applySafeDefaults(config: CairnConfig, access: AccessControl, log
   logger.warn({ host: config.listen.host }, 'no admin configured: OPEN registry on a non-loopback address (--allow-open)');
 }
 
+/** Retention over the registry's services: the same for the server and for `cairn retention`. */
+export function createRetention(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, config: CairnConfig) {
+  const retention = new RetentionService({
+    metadata,
+    manifests: registry.manifests,
+    repositories: registry.repositories,
+    metrics: new RetentionMetrics(metrics.registry),
+    logger,
+    owner: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  });
+  const branches = new BranchLifecycle({
+    metadata,
+    repositories: registry.repositories,
+    secrets: { ...(config.webhooks.githubSecret ? { github: config.webhooks.githubSecret } : {}), ...(config.webhooks.gitlabToken ? { gitlab: config.webhooks.gitlabToken } : {}) },
+    logger,
+  });
+  return { retention, branches };
+}
+
+/**
+ * Everything `cairn retention` needs, in-process (no HTTP): the database, the registry services
+ * (deletes go through them, so the GC triggers fire), retention. Blob bytes are never read.
+ */
+export async function openRetention(config: CairnConfig, logger: Logger): Promise<{ retention: RetentionService; close(): Promise<void> }> {
+  const database = await openDatabase(databaseConnection(config));
+  await migrate(database);
+  const metadata = new Metadata(database.db);
+  const storage = await createStorage(config, logger);
+  const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount, deletes: config.deletes });
+  const { retention } = createRetention(metadata, registry, new Metrics(), logger, config);
+  return {
+    retention,
+    async close() {
+      await metadata.destroy();
+      await storage.close?.();
+    },
+  };
+}
+
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -85,7 +136,7 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     // Defence in depth: even if a header object is logged by mistake, credentials are not.
-    redact: ['req.headers.authorization', 'headers.authorization', 'password', 'token', 'databaseUrl', 'secretAccessKey', 'sessionToken'],
+    redact: ['req.headers.authorization', 'headers.authorization', 'password', 'token', 'databaseUrl', 'secretAccessKey', 'sessionToken', 'githubSecret', 'gitlabToken'],
   });
 }
 
@@ -136,6 +187,9 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
   gc.onManifestDeleted((m) => registry.manifests.forget(m.repositoryId, m.digest));
   await gc.applySettings();
   gc.start();
+  const { retention, branches } = createRetention(metadata, registry, metrics, logger, config);
+  const scheduler = new RetentionScheduler(metadata, retention, logger);
+  scheduler.start(RETENTION_TICK_MS);
 
   const server = await buildServer({
     registry,
@@ -143,6 +197,8 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     caches: caches.service,
     gc,
     metrics,
+    retention,
+    branches,
     logger,
     maxManifestBytes: config.maxManifestBytes,
     ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),
@@ -176,9 +232,11 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       releaseLoop();
       clearInterval(sweep);
       await gc.stop();
+      await scheduler.stop();
       await server.close();
       await registry.pulls.stop();
       await caches.imports.stop();
+      await caches.layerUsage.stop();
       await metadata.destroy();
       await storage.close?.();
     },

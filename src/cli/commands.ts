@@ -6,6 +6,7 @@
  */
 import { loadConfig } from './load-config.js';
 import { CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
+import { RETENTION_COMMANDS } from './retention-commands.js';
 
 export interface Command {
   /** As typed: `serve`, `admin create`. */
@@ -69,6 +70,7 @@ export const COMMANDS: readonly Command[] = [
       await (await import('./gc.js')).collectGarbage(config, { dryRun: options.values['dry-run'] === true, json: options.values.json === true });
     },
   },
+  ...RETENTION_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */

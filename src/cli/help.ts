@@ -36,7 +36,7 @@ export function groupHelp(group: string): string {
   return `usage: cairn ${group} <command> [options]
 
 commands:
-${members.map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join('\n')}
+${members.map((c) => `  ${c.name.padEnd(Math.max(...members.map((m) => m.name.length)) + 2)}${c.summary}`).join('\n')}
 `;
 }
 

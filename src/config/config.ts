@@ -37,6 +37,8 @@ export interface CairnConfig {
   readonly storage: StorageConfig;
   /** Online garbage collection: review delay, pass and sweep intervals (gc.ts). */
   readonly gc: GcConfig;
+  /** Shared secrets of the Git forge webhook receivers; a receiver without one answers 404. Never logged. */
+  readonly webhooks: { readonly githubSecret?: string; readonly gitlabToken?: string };
 }
 
 export interface AuthConfig {
@@ -149,7 +151,14 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     cacheMergePatterns: globList(settings.value('cacheMerge')),
     storage: resolveStorage(settings),
     gc: resolveGc(settings),
+    webhooks: webhookSecrets(settings),
   };
+}
+
+function webhookSecrets(settings: SettingsReader): CairnConfig['webhooks'] {
+  const githubSecret = settings.string('githubWebhookSecret');
+  const gitlabToken = settings.string('gitlabWebhookToken');
+  return { ...(githubSecret ? { githubSecret } : {}), ...(gitlabToken ? { gitlabToken } : {}) };
 }
 
 /** A plain object of settings (tests, programmatic use) names each value by its key. */
@@ -170,6 +179,7 @@ export function describeConfig(config: CairnConfig): Record<string, unknown> {
     databaseUrl: config.databaseUrl ? maskPassword(config.databaseUrl) : 'embedded (PGlite)',
     auth: { ...auth, adminPassword: adminPassword ? '(set)' : '(not set)' },
     storage: describeStorage(config.storage),
+    webhooks: { github: config.webhooks.githubSecret ? '(set)' : '(not set)', gitlab: config.webhooks.gitlabToken ? '(set)' : '(not set)' },
   };
 }
 

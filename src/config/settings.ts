@@ -49,6 +49,8 @@ export const SETTINGS = {
   gcReviewDelay: { env: ['CAIRN_GC_REVIEW_DELAY'], kind: 'string' },
   gcInterval: { env: ['CAIRN_GC_INTERVAL'], kind: 'string' },
   gcSweepInterval: { env: ['CAIRN_GC_SWEEP_INTERVAL'], kind: 'string' },
+  githubWebhookSecret: { env: ['CAIRN_GITHUB_WEBHOOK_SECRET'], kind: 'string', secret: true },
+  gitlabWebhookToken: { env: ['CAIRN_GITLAB_WEBHOOK_TOKEN'], kind: 'string', secret: true },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -9,6 +9,8 @@ import type { AccessControl } from '../auth/access-control.js';
 import type { CacheService } from '../cache/service.js';
 import type { GarbageCollector } from '../gc/index.js';
 import type { Metrics } from '../metrics.js';
+import type { BranchLifecycle } from '../retention/branches.js';
+import type { RetentionService } from '../retention/service.js';
 import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
 import { realmFor } from './auth/challenge.js';
@@ -25,6 +27,8 @@ export interface ServerDeps {
   readonly caches: CacheService;
   readonly gc: GarbageCollector;
   readonly metrics: Metrics;
+  readonly retention: RetentionService;
+  readonly branches: BranchLifecycle;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
   readonly logger: Logger;
@@ -97,7 +101,15 @@ export async function buildServer(deps: ServerDeps) {
     externalUrl: deps.externalUrl,
   });
   await app.register(tokenEndpoint, { access: deps.access, realm: (request) => realmFor(request, deps.externalUrl) });
-  await app.register(adminApi, { prefix: '/api/v1', access: deps.access, caches: deps.caches, gc: deps.gc, repositories: deps.registry.repositories });
+  await app.register(adminApi, {
+    prefix: '/api/v1',
+    access: deps.access,
+    caches: deps.caches,
+    gc: deps.gc,
+    repositories: deps.registry.repositories,
+    retention: deps.retention,
+    branches: deps.branches,
+  });
   app.get('/metrics', async (request, reply) => {
     // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.
     if (!isLoopback(request.ip) && (await deps.access.isEnforced())) {

@@ -186,6 +186,61 @@ export interface CacheSettingsTable {
   updated_at: Timestamp;
 }
 
+export interface RetentionPoliciesTable {
+  name: string;
+  definition: ColumnType<Record<string, unknown>, string, string>;
+  interval_seconds: number | null;
+  next_run_at: Timestamp | null;
+  lease_until: Timestamp | null;
+  lease_owner: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RetentionBranchesTable {
+  repository_id: number;
+  branch: string;
+  state: 'live' | 'gone';
+  changed_at: Timestamp;
+  source: string;
+}
+
+export interface RetentionGitMappingsTable {
+  git_repository: string;
+  repositories: string[];
+  lowercase: boolean;
+  updated_at: Timestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  provider: string;
+  delivery_id: string;
+  received_at: Timestamp;
+}
+
+export interface RetentionRunsTable {
+  id: Generated<number>;
+  policy: string | null;
+  trigger: 'api' | 'schedule' | 'cli';
+  actor: string;
+  actor_kind: 'account' | 'anonymous' | 'open' | 'system';
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  tags_deleted: number;
+  manifests_deleted: number;
+  bytes_freed: number;
+  blobs_freed: number;
+  deleted: ColumnType<unknown[], string, string>;
+  error: string | null;
+}
+
+export interface CacheLayerFetchesTable {
+  cache_id: number;
+  digest: string;
+  fetches: number;
+  last_fetched_at: Timestamp;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -206,4 +261,10 @@ export interface Database {
   cache_layers: CacheLayersTable;
   cache_records: CacheRecordsTable;
   cache_settings: CacheSettingsTable;
+  retention_policies: RetentionPoliciesTable;
+  retention_branches: RetentionBranchesTable;
+  retention_git_mappings: RetentionGitMappingsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  retention_runs: RetentionRunsTable;
+  cache_layer_fetches: CacheLayerFetchesTable;
 }

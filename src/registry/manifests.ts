@@ -219,6 +219,27 @@ export class ManifestService {
     this.byDigest.delete(repositoryKey(repositoryId, digest));
   }
 
+  /**
+   * Retention's deletes: the tag only while it still points at `digest`, so a push between a plan
+   * and its run is never undone. False when the tag has moved or gone.
+   */
+  async untag(name: string, tag: string, digest: string): Promise<boolean> {
+    const repositoryId = await this.repositories.find(name);
+    if (repositoryId === undefined) return false;
+    const row = await this.findByDigest(repositoryId, digest);
+    return row !== undefined && (await this.metadata.stores.tags.deleteIfAt(repositoryId, tag, row.id));
+  }
+
+  /** Deletes a manifest only while it is orphaned (no tag, no index lists it). False when it is referenced or gone. */
+  async deleteOrphaned(name: string, digest: string): Promise<boolean> {
+    const repositoryId = await this.repositories.find(name);
+    if (repositoryId === undefined) return false;
+    const row = await this.metadata.stores.manifests.findByDigest(repositoryId, digest);
+    if (!row || !(await this.metadata.stores.manifests.deleteIfOrphaned(row.id))) return false;
+    this.byDigest.delete(repositoryKey(repositoryId, digest));
+    return true;
+  }
+
   private async lookup(repositoryId: number, reference: string): Promise<ManifestRow | undefined> {
     if (isDigestReference(reference)) return this.findByDigest(repositoryId, requireDigest(reference).value);
     // A tag that cannot exist is simply not found (404), as the conformance suite expects.

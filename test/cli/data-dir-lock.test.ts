@@ -36,6 +36,7 @@ test('a second serve, admin create and migrate on a live server’s data dir are
     assert.equal(admin.stdout, '', 'nothing claims success');
 
     assertUserError(await cairn(['migrate', '--data-dir', server.dataDir]), new RegExp(`^cairn: ${held}a running server has applied the migrations`));
+    assertUserError(await cairn(['retention', 'apply', '--data-dir', server.dataDir]), new RegExp(`^cairn: ${held}use the running server's admin API instead`));
 
     // The holder is untouched and the refused admin does not exist.
     assert.equal((await http('GET', `${server.url}/v2/`, { headers: basic('admin', 'first-admin-pw') })).status, 200);

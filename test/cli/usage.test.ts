@@ -27,6 +27,9 @@ const COMMAND_HELP: Array<[string[], string]> = [
   [['help', 'admin', 'create'], 'usage: cairn admin create [options]'],
   [['admin', '--help'], 'usage: cairn admin <command> [options]'],
   [['help', 'help'], 'usage: cairn <command> [options]'],
+  [['retention', 'plan', '--help'], 'usage: cairn retention plan [options]'],
+  [['retention', 'apply', '--help'], 'usage: cairn retention apply [options]'],
+  [['retention'], 'usage: cairn retention <command> [options]'],
 ];
 
 test('cairn --help, -h, help and no arguments list every command, on stdout, exit 0', async () => {
@@ -96,6 +99,9 @@ test('unknown commands and options: one line naming the closest known one, exit 
     [['serve', '--listen', '--data-dir', dir], 'option --listen needs a value (--listen HOST:PORT)'],
     [['serve', '--allow-open=yes'], 'option --allow-open takes no value'],
     [['serve', 'now'], 'unexpected argument "now" for cairn serve'],
+    [['retention', 'plna'], 'unknown retention command "plna" (did you mean "plan"?); run cairn retention --help for the list'],
+    [['retention', 'apply', '--polcy', 'x'], 'unknown option --polcy for cairn retention apply (did you mean --policy?)'],
+    [['retention', 'plan', '--policy'], 'option --policy needs a value (--policy NAME)'],
   ];
   for (const [args, message] of cases) assertUserError(await cairn(args), message);
 });
@@ -195,4 +201,16 @@ test('an unexpected failure is one line with a hint, exit 1; --log-level debug a
   assert.equal(debug.status, 1);
   assert.match(debug.stderr, /^cairn: [^\n]+\n/);
   assert.match(debug.stderr, /\n\s+at /, 'the stack follows');
+});
+
+test('retention plan|apply on the embedded database: an unknown policy is one line, exit 2; no policies, no runs', async () => {
+  const dataDir = join(dir, 'retention');
+  assertUserError(await cairn(['retention', 'plan', '--policy', 'ghost', '--data-dir', dataDir]), 'no retention policy "ghost"');
+  assertUserError(await cairn(['retention', 'apply', '--policy', 'ghost', '--data-dir', dataDir]), 'no retention policy "ghost"');
+  const applied = await cairn(['retention', 'apply', '--json', '--data-dir', dataDir]);
+  assert.equal(applied.status, 0, applied.stderr);
+  assert.deepEqual(JSON.parse(applied.stdout), { runs: [] });
+  const planned = await cairn(['retention', 'plan', '--json', '--data-dir', dataDir]);
+  assert.equal(planned.status, 0, planned.stderr);
+  assert.deepEqual(JSON.parse(planned.stdout), { decisions: [], manifests: [], bytesFreed: 0, blobsFreed: 0 });
 });

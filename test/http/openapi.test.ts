@@ -23,6 +23,8 @@ const UNREACHABLE: Record<string, Record<number, string>> = {
   // For the registry-wide list a caller without rights gets a filtered list; 403 comes only from
   // an open registry (no admin yet) to a caller off loopback.
   listCaches: { 403: 'open registry, caller off loopback' },
+  // A policy being run by another replica (or process): the lease itself is tested in test/retention/lease.test.ts.
+  runRetention: { 409: 'a run of the policy in progress elsewhere' },
 };
 
 interface Operation {
@@ -59,7 +61,13 @@ describeOnEachDatabase(
 
     const send = async (c: Call): Promise<TestResponse> => {
       const headers: Record<string, string> = { ...(c.who ?? {}), ...(c.body !== undefined ? { 'content-type': c.contentType ?? 'application/json' } : {}) };
-      const response = await http(c.method, `${ctx.base}/api/v1${c.path}`, { headers, body: c.body });
+      let response: TestResponse;
+      try {
+        response = await http(c.method, `${ctx.base}/api/v1${c.path}`, { headers, body: c.body });
+      } catch (e) {
+        // Name the call: a transport error alone (EPIPE, ECONNRESET) does not say which one failed.
+        throw new Error(`${c.operationId} ${c.method} ${c.path} (body: ${c.body?.length ?? 0} bytes): ${(e as Error).message}`, { cause: e });
+      }
       seen.push({ call: c, response });
       return response;
     };
@@ -124,6 +132,22 @@ describeOnEachDatabase(
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/team/cache/cache-settings' },
         { operationId: 'getGcStatus', method: 'GET', path: '/gc' },
         { operationId: 'runGc', method: 'POST', path: '/gc/runs?dryRun=true' },
+        { operationId: 'putRetentionPolicy', method: 'PUT', path: '/retention/policies/probe', body: json({ repositories: ['team/**'], tags: { kind: 'glob', patterns: ['cache-old-*'] }, delete: { unusedForDays: 30 } }) },
+        { operationId: 'getRetentionPolicy', method: 'GET', path: '/retention/policies/probe' },
+        { operationId: 'listRetentionPolicies', method: 'GET', path: '/retention/policies' },
+        { operationId: 'planRetention', method: 'GET', path: '/retention/plan?policy=probe' },
+        { operationId: 'runRetention', method: 'POST', path: '/retention/runs', body: json({ policy: 'probe' }) },
+        { operationId: 'listRetentionRuns', method: 'GET', path: '/retention/runs?policy=probe&limit=10' },
+        { operationId: 'getRetentionRun', method: 'GET', path: '/retention/runs/{run}' },
+        { operationId: 'putGitMapping', method: 'PUT', path: '/retention/git-mappings/org%2Fapp', body: json({ repositories: ['team/cache'] }) },
+        { operationId: 'listGitMappings', method: 'GET', path: '/retention/git-mappings' },
+        { operationId: 'deleteGitMapping', method: 'DELETE', path: '/retention/git-mappings/org%2Fapp' },
+        { operationId: 'putBranchState', method: 'PUT', path: '/repositories/team/cache/branches/feature%2Fx', body: json({ state: 'gone' }) },
+        { operationId: 'getBranch', method: 'GET', path: '/repositories/team/cache/branches/feature-x' },
+        { operationId: 'syncBranches', method: 'PUT', path: '/repositories/team/cache/branches', body: json({ live: ['main'] }) },
+        { operationId: 'listBranches', method: 'GET', path: '/repositories/team/cache/branches' },
+        { operationId: 'getCacheUsage', method: 'GET', path: '/repositories/team/cache/cache-usage' },
+        { operationId: 'deleteRetentionPolicy', method: 'DELETE', path: '/retention/policies/probe' },
       ];
       assert.deepEqual(
         [...operations.keys()].filter((id) => !success.some((c) => c.operationId === id)),
@@ -131,17 +155,20 @@ describeOnEachDatabase(
         'every documented operation has a success call here',
       );
       let grantId = 0;
+      let runId = 0;
+      const idsIn = (path: string) => path.replace('{id}', String(grantId)).replace('{run}', String(runId));
       for (const c of success) {
-        const response = await send({ ...c, path: c.path.replace('{id}', String(grantId)), who: asAdmin });
+        const response = await send({ ...c, path: idsIn(c.path), who: asAdmin });
         assert.ok(response.status < 300, `${c.operationId}: ${response.status} ${response.text()}`);
         if (c.operationId === 'grantPermission') grantId = response.json().id;
+        if (c.operationId === 'runRetention') runId = response.json().runs[0].id;
       }
 
       // Failures every operation of its kind can meet, from the document itself.
       const nobody = (i: number) => basic(`nobody-${i}`, 'wrong-password');
       for (const [i, c] of success.entries()) {
         const { operation } = operations.get(c.operationId)!;
-        const path = c.path.replace('{id}', String(grantId));
+        const path = idsIn(c.path);
         if (operation.security === undefined || operation.security.length > 0) {
           await send({ ...c, path, who: nobody(i) });
           await send({ ...c, path, who: dev });
@@ -180,6 +207,31 @@ describeOnEachDatabase(
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/Team/Cache/cache-settings' },
         { operationId: 'putCacheSettings', method: 'PUT', path: '/repositories/Team/Cache/cache-settings', body: json({ branchPattern: null, mergeTags: [], fallbackTags: [] }) },
         { operationId: 'runGc', method: 'POST', path: '/gc/runs?dryRun=maybe' },
+        { operationId: 'getRetentionPolicy', method: 'GET', path: '/retention/policies/ghost' },
+        { operationId: 'getRetentionPolicy', method: 'GET', path: '/retention/policies/Bad%20Name' },
+        { operationId: 'putRetentionPolicy', method: 'PUT', path: '/retention/policies/probe', body: json({ repositories: ['team/**'], tags: { kind: 'regex', pattern: '(a+)+$' } }) },
+        { operationId: 'deleteRetentionPolicy', method: 'DELETE', path: '/retention/policies/ghost' },
+        { operationId: 'deleteRetentionPolicy', method: 'DELETE', path: '/retention/policies/Bad%20Name' },
+        { operationId: 'planRetention', method: 'GET', path: '/retention/plan?policy=ghost' },
+        { operationId: 'planRetention', method: 'GET', path: '/retention/plan?policy=Bad%20Name' },
+        { operationId: 'runRetention', method: 'POST', path: '/retention/runs', body: json({ policy: 'ghost' }) },
+        { operationId: 'listRetentionRuns', method: 'GET', path: '/retention/runs?limit=0' },
+        { operationId: 'getRetentionRun', method: 'GET', path: '/retention/runs/999999' },
+        { operationId: 'getRetentionRun', method: 'GET', path: '/retention/runs/abc' },
+        { operationId: 'putGitMapping', method: 'PUT', path: '/retention/git-mappings/not-a-path', body: json({ repositories: ['team/cache'] }) },
+        { operationId: 'deleteGitMapping', method: 'DELETE', path: '/retention/git-mappings/org%2Fghost' },
+        { operationId: 'deleteGitMapping', method: 'DELETE', path: '/retention/git-mappings/not-a-path' },
+        { operationId: 'getBranch', method: 'GET', path: '/repositories/team/nothing/branches/main' },
+        { operationId: 'getBranch', method: 'GET', path: '/repositories/Team/Cache/branches/main' },
+        { operationId: 'getBranch', method: 'GET', path: `/repositories/team/cache/branches/${'b'.repeat(256)}` },
+        { operationId: 'putBranchState', method: 'PUT', path: '/repositories/team/nothing/branches/main', body: json({ state: 'gone' }) },
+        { operationId: 'putBranchState', method: 'PUT', path: '/repositories/Team/Cache/branches/main', body: json({ state: 'gone' }) },
+        { operationId: 'listBranches', method: 'GET', path: '/repositories/team/nothing/branches' },
+        { operationId: 'listBranches', method: 'GET', path: '/repositories/Team/Cache/branches' },
+        { operationId: 'syncBranches', method: 'PUT', path: '/repositories/team/nothing/branches', body: json({ live: ['main'] }) },
+        { operationId: 'syncBranches', method: 'PUT', path: '/repositories/Team/Cache/branches', body: json({ live: ['main'] }) },
+        { operationId: 'getCacheUsage', method: 'GET', path: '/repositories/team/nothing/cache-usage' },
+        { operationId: 'getCacheUsage', method: 'GET', path: '/repositories/Team/Cache/cache-usage' },
       ];
       for (const c of domain) await send({ ...c, who: asAdmin });
 
@@ -187,7 +239,7 @@ describeOnEachDatabase(
       for (let i = 0; i < MAX_FAILED_LOGINS; i++) await http('GET', `${ctx.base}/api/v1/users`, { headers: basic('locked', `guess-${i}`) });
       for (const c of success) {
         const { operation } = operations.get(c.operationId)!;
-        if (operation.security === undefined || operation.security.length > 0) await send({ ...c, path: c.path.replace('{id}', String(grantId)), who: locked });
+        if (operation.security === undefined || operation.security.length > 0) await send({ ...c, path: idsIn(c.path), who: locked });
       }
     });
 

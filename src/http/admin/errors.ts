@@ -14,6 +14,7 @@ import { AuthError, type AuthErrorKind } from '../../auth/errors.js';
 import { PermissionError, type PermissionErrorKind } from '../../auth/permissions.js';
 import { CacheNotFoundError, CacheSettingsError } from '../../cache/service.js';
 import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
+import { RetentionError, type RetentionErrorKind } from '../../retention/errors.js';
 
 export type ApiErrorKind =
   // the request itself
@@ -38,6 +39,7 @@ export type ApiErrorKind =
   | 'repository_not_found'
   | 'cache_not_found'
   | 'cache_settings_invalid'
+  | RetentionErrorKind
   // us
   | 'storage_unavailable'
   | 'internal';
@@ -86,6 +88,10 @@ export const API_ERRORS: Readonly<Record<ApiErrorKind, WireError>> = {
   cache_not_found: NOT_FOUND,
   account_exists: CONFLICT,
   token_exists: CONFLICT,
+  // retention (src/retention/errors.ts); the webhook kinds are answered by the receivers in hooks.ts
+  policy_invalid: INVALID, policy_not_found: NOT_FOUND, run_not_found: NOT_FOUND, run_in_progress: CONFLICT,
+  branch_invalid: INVALID, mapping_invalid: INVALID, mapping_not_found: NOT_FOUND,
+  webhook_invalid: INVALID, webhook_not_configured: NOT_FOUND, webhook_unauthenticated: UNAUTHORIZED,
 
   storage_unavailable: { status: 503, code: 'unavailable' },
   internal: { status: 500, code: 'internal' },
@@ -146,6 +152,7 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof CacheNotFoundError) return new ApiError('cache_not_found', error.message);
   if (error instanceof CacheSettingsError) return new ApiError('cache_settings_invalid', error.message);
+  if (error instanceof RetentionError) return new ApiError(error.kind, error.message);
   if (error instanceof RegistryError || error instanceof StorageError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);
   return fromFastify(error as FastifyError);
 }
@@ -174,7 +181,8 @@ function fromFastify(error: FastifyError): ApiError {
 export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
   const wire = API_ERRORS[error.kind];
   reply.code(wire.status).headers(error.headers);
-  if (wire.status === 401) reply.header('www-authenticate', 'Basic realm="cairn admin"');
+  // A forge's webhook authenticates with its shared secret: no Basic challenge for it.
+  if (wire.status === 401 && error.kind !== 'webhook_unauthenticated') reply.header('www-authenticate', 'Basic realm="cairn admin"');
   // A string, so no route's response schema applies: every error has this one shape.
   return reply.type('application/json; charset=utf-8').send(apiErrorBody(error.kind, error.message, error.detail));
 }

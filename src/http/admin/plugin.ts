@@ -12,12 +12,16 @@ import type { AccessControl } from '../../auth/access-control.js';
 import type { CacheService } from '../../cache/service.js';
 import type { GarbageCollector } from '../../gc/index.js';
 import type { Repositories } from '../../registry/repositories.js';
+import type { BranchLifecycle } from '../../retention/branches.js';
+import type { RetentionService } from '../../retention/service.js';
 import { accountRoutes } from './accounts.js';
 import { cacheRoutes } from './caches.js';
 import { gcRoutes } from './gc.js';
 import { ApiError, apiErrorHandler, sendApiError } from './errors.js';
+import { webhookReceivers } from './hooks.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { permissionRoutes } from './permissions.js';
+import { retentionRoutes } from './retention.js';
 import { defineRoute, registerRoutes, type AdminRoute } from './route.js';
 import * as s from './schemas.js';
 
@@ -26,11 +30,19 @@ export interface AdminApiOptions {
   readonly caches: CacheService;
   readonly gc: GarbageCollector;
   readonly repositories: Repositories;
+  readonly retention: RetentionService;
+  readonly branches: BranchLifecycle;
 }
 
 /** Every operation of the API, in matching order. */
-export function adminRoutes({ access, caches, gc, repositories }: AdminApiOptions): AdminRoute[] {
-  const routes: AdminRoute[] = [...accountRoutes(access), ...permissionRoutes(access), ...cacheRoutes(access, caches, repositories), ...gcRoutes(gc)];
+export function adminRoutes({ access, caches, gc, repositories, retention, branches }: AdminApiOptions): AdminRoute[] {
+  const routes: AdminRoute[] = [
+    ...accountRoutes(access),
+    ...permissionRoutes(access),
+    ...cacheRoutes(access, caches, repositories),
+    ...gcRoutes(gc),
+    ...retentionRoutes(retention, branches),
+  ];
   const document = buildOpenApiDocument([openApiRoute(() => document), ...routes]);
   return [openApiRoute(() => document), ...routes];
 }
@@ -64,4 +76,6 @@ export async function adminApi(app: FastifyInstance, options: AdminApiOptions): 
   app.setErrorHandler(apiErrorHandler);
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, new ApiError('route_unknown', 'unknown endpoint')));
   registerRoutes(app, options.access, adminRoutes(options));
+  // Forge webhooks need the raw body bytes: their own parser, in their own scope (hooks.ts).
+  await app.register(webhookReceivers, { branches: options.branches });
 }

@@ -13,7 +13,7 @@ const integer = { type: 'integer' } as const;
 const strings = { type: 'array', items: string } as const;
 
 /** A closed object: every property listed is required (answers always carry all of them). */
-function record<P extends Record<string, object>>(properties: P, description?: string) {
+export function record<P extends Record<string, object>>(properties: P, description?: string) {
   return { type: 'object', additionalProperties: false, required: Object.keys(properties), properties, ...(description ? { description } : {}) } as const;
 }
 

@@ -7,10 +7,13 @@ import type { Database } from '../schema.js';
 import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
+import { BranchStore } from './branches.js';
 import { CacheStore } from './caches.js';
 import { GcStore } from './gc.js';
+import { CacheUsageStore } from './cache-usage.js';
 import { ManifestStore } from './manifests.js';
 import { PermissionStore } from './permissions.js';
+import { RetentionStore } from './retention.js';
 import { RepositoryStore } from './repositories.js';
 import { TagStore } from './tags.js';
 import { UploadSessionStore } from './uploads.js';
@@ -26,6 +29,9 @@ export interface Stores {
   readonly audit: AuditStore;
   readonly caches: CacheStore;
   readonly gc: GcStore;
+  readonly retention: RetentionStore;
+  readonly branches: BranchStore;
+  readonly cacheUsage: CacheUsageStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -40,6 +46,9 @@ export function storesFor(db: Kysely<Database>): Stores {
     audit: new AuditStore(db),
     caches: new CacheStore(db),
     gc: new GcStore(db),
+    retention: new RetentionStore(db),
+    branches: new BranchStore(db),
+    cacheUsage: new CacheUsageStore(db),
   };
 }
 

@@ -174,6 +174,20 @@ export class ManifestStore {
   }
 
   /**
+   * Retention's delete: the manifest only if it is orphaned — no tag and no index points at it —
+   * checked in the same statement, so a tag pushed meanwhile keeps it.
+   */
+  async deleteIfOrphaned(id: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('manifests')
+      .where('id', '=', id)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('tags').select('name').where('manifest_id', '=', id))))
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('manifest_references').select('parent_id').where('child_id', '=', id))))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /**
    * Deletes the manifest (tags and references go with it) unless an index of the repository
    * lists it. Race-free against an index push that lists it, as `insert` explains: the row is
    * locked FOR UPDATE before the check, a new statement that sees any push committed meanwhile.

@@ -43,6 +43,17 @@ export class TagStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Deletes the tag only while it still points at `manifestId` (a re-push since is left alone). */
+  async deleteIfAt(repositoryId: number, tag: string, manifestId: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('tags')
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', tag)
+      .where('manifest_id', '=', manifestId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
   /** Tag names in lexical (byte) order after `last`, at most `limit`. */
   async listNames(repositoryId: number, limit: number, last?: string): Promise<string[]> {
     let query = this.db
