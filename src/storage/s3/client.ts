@@ -6,6 +6,10 @@
  *   - idempotent requests (GET, HEAD, PUT, DELETE — an S3 PUT replaces the whole object or part,
  *     so sending it twice is the same as once) on 5xx answers, throttling (503 SlowDown),
  *     connection resets and timeouts;
+ *   - POSTs that say they are idempotent (`idempotent: true`): CompleteMultipartUpload with the
+ *     same parts gives the same object, and S3 and radosgw answer a repeat of a finished one with
+ *     success (radosgw answers 500 "completion already in progress" while another, e.g. from a
+ *     process killed mid-request, still runs: retrying waits it out);
  *   - any request, POST included, when the connection was refused: nothing was sent;
  *   - bodies are bytes or reopenable file ranges (RequestBody), so every attempt sends them whole.
  * Each attempt signs afresh (the signature embeds the time).
@@ -60,6 +64,8 @@ export interface S3Request {
   readonly body?: RequestBody;
   /** Non-2xx statuses answered normally rather than thrown (e.g. 404 for a HEAD). */
   readonly accept?: readonly number[];
+  /** A POST that is safe to send again (see the header); other methods are by their nature. */
+  readonly idempotent?: boolean;
 }
 
 export interface S3Response {
@@ -183,7 +189,7 @@ export class S3Client {
 }
 
 function isIdempotent(request: S3Request): boolean {
-  return request.method !== 'POST';
+  return request.method !== 'POST' || request.idempotent === true;
 }
 
 function openBody(body: RequestBody | undefined): { data: Buffer | string | Readable; length: number } | undefined {

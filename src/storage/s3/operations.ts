@@ -144,7 +144,8 @@ export class S3Operations {
       '<CompleteMultipartUpload>' +
       parts.map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(quoteEtag(p.etag))}</ETag></Part>`).join('') +
       '</CompleteMultipartUpload>';
-    const response = await this.client.send({ method: 'POST', key, query: { uploadId }, body });
+    // Idempotent: the same parts make the same object, and a repeat of a finished completion succeeds.
+    const response = await this.client.send({ method: 'POST', key, query: { uploadId }, body, idempotent: true });
     // S3 may answer 200 and still fail: the error then comes in the body.
     throwEmbeddedError(await response.body.text());
   }

@@ -202,13 +202,39 @@ export class S3BlobStore implements BlobStore {
         await file.discard();
       }
     }
-    await this.ctx.parts.complete(id, multipart.uploadId, etags);
+    try {
+      await this.ctx.parts.complete(id, multipart.uploadId, etags);
+    } catch (error) {
+      const recovered = await this.completedBeforeCrash(id, stored);
+      if (!recovered) throw error;
+      // Start again from the recorded seal; with the tail wanted, a new multipart upload takes it.
+      return withTail ? this.seal(id, recovered, true) : recovered.state;
+    }
     const sealed = tail ? state.size : prefixEnd(state);
     const next: UploadState = { v: 1, size: state.size, partSize: state.partSize, sealed, tail: tail ? [] : state.tail, rev: newRev() };
     if (!(await this.ctx.states.swap(this.ctx.layout.state(id), stored, next))) {
       throw new StorageUnavailableError('the upload changed while it was being sealed; retry');
     }
     return next;
+  }
+
+  /**
+   * A process killed between completing the multipart upload and swapping the state leaves the
+   * state naming a multipart upload that is gone (S3: NoSuchUpload; radosgw: 500 "completion
+   * already in progress" when the parts differ, e.g. the tail was added). `data` then holds at
+   * least the recorded parts — it is written only by this upload's completions, which only grow.
+   * Records them as sealed (the tail stays in its objects) and returns the new state; undefined
+   * when `data` is not that long, so the completion's own error stands.
+   */
+  private async completedBeforeCrash(id: string, stored: StoredState): Promise<StoredState | undefined> {
+    const { state } = stored;
+    const head = await this.ctx.ops.head(this.ctx.layout.data(id));
+    if (!state.multipart || !head || head.size < prefixEnd(state)) return undefined;
+    const next: UploadState = { v: 1, size: state.size, partSize: state.partSize, sealed: prefixEnd(state), tail: state.tail, rev: newRev() };
+    if (!(await this.ctx.states.swap(this.ctx.layout.state(id), stored, next))) {
+      throw new StorageUnavailableError('the upload changed while it was being sealed; retry');
+    }
+    return this.stored(id);
   }
 
   /** A blob smaller than a part: its bytes go straight to the content-addressed key. */
@@ -246,9 +272,11 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async *uploadBytes(id: string, state: UploadState): AsyncIterable<Buffer> {
-    const keys = [...(state.sealed ? [this.ctx.layout.data(id)] : []), ...state.tail.map((s) => s.key)];
-    for (const key of keys) {
-      const stream = await guard('readUpload', () => this.ctx.ops.get(key));
+    // `data` may hold more than `sealed` after a crash (completedBeforeCrash): read exactly the seal.
+    const sealed = state.sealed ? [{ key: this.ctx.layout.data(id), range: { start: 0, end: state.sealed - 1 } }] : [];
+    const pieces = [...sealed, ...state.tail.map((s) => ({ key: s.key, range: undefined }))];
+    for (const { key, range } of pieces) {
+      const stream = await guard('readUpload', () => this.ctx.ops.get(key, range));
       if (!stream) throw new StorageUnavailableError(`upload object ${key} is missing`);
       yield* stream as AsyncIterable<Buffer>;
     }
