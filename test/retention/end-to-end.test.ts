@@ -160,6 +160,9 @@ describeOnEachDatabase(
 
     test('apply, wait past the review delay, collect: the bytes gone from storage are the planned ones', async () => {
       storedBefore = await storedBytes(ctx.server);
+      // The measure is real: storage holds exactly the distinct blobs pushed, and nothing else.
+      const pushed = new Set([...kept, ...referencedDigests(featureA.bytes)]);
+      assert.equal(storedBefore, [...pushed].reduce((sum, d) => sum + fixtureBlob(d).length, 0), 'storage holds the pushed blobs');
       const applied = await api(ctx.base, 'POST', '/retention/runs', { policy: 'branches' });
       assert.equal(applied.status, 201, applied.text());
       const [run] = applied.json().runs;
