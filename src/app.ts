@@ -12,6 +12,7 @@ import { CacheIndexer } from './cache/indexer.js';
 import { CacheService } from './cache/service.js';
 import { CacheTagPolicy } from './cache/tag-policy.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
+import { GarbageCollector } from './gc/index.js';
 import type { Metrics } from './metrics.js';
 import type { CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
@@ -138,11 +139,16 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     storageChecked,
   ]);
   registry.pulls.start(PULL_FLUSH_MS);
+  const gc = new GarbageCollector(metadata, storage, config.gc, metrics, logger);
+  gc.onManifestDeleted((m) => registry.manifests.forget(m.repositoryId, m.digest));
+  await gc.applySettings();
+  gc.start();
 
   const server = await buildServer({
     registry,
     access,
     caches: caches.service,
+    gc,
     metrics,
     logger,
     maxManifestBytes: config.maxManifestBytes,
@@ -177,6 +183,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     async close() {
       releaseLoop();
       clearInterval(sweep);
+      await gc.stop();
       await server.close();
       await registry.pulls.stop();
       await caches.imports.stop();
@@ -211,7 +218,7 @@ function holdEventLoop(): () => void {
   return () => clearInterval(timer);
 }
 
-async function createStorage(config: CairnConfig, logger: Logger): Promise<BlobStore> {
+export async function createStorage(config: CairnConfig, logger: Logger): Promise<BlobStore> {
   const storage = config.storage;
   if (storage.kind === 'filesystem') return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
   // Loaded only when configured: the S3 backend and its signer are not needed on a filesystem.

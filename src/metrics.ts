@@ -37,6 +37,30 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly gcPasses = new Counter({
+    name: 'cairn_gc_passes_total',
+    help: 'Garbage collection passes run by this process, by trigger (schedule, api, cli) and dry_run',
+    labelNames: ['trigger', 'dry_run'] as const,
+    registers: [this.registry],
+  });
+  readonly gcDeleted = new Counter({
+    name: 'cairn_gc_deleted_total',
+    help: 'Objects deleted by garbage collection in this process, by kind (manifest, blob, orphan)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly gcBytesFreed = new Counter({
+    name: 'cairn_gc_bytes_freed_total',
+    help: 'Blob-store bytes freed by garbage collection in this process (blobs and orphaned objects)',
+    registers: [this.registry],
+  });
+  readonly gcQueueDepth = new Gauge({
+    name: 'cairn_gc_queue_depth',
+    help: 'Rows on the garbage collection review queues at the end of the last pass, by queue and state (queued, due)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cairn_' });
   }

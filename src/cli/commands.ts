@@ -53,6 +53,22 @@ export const COMMANDS: readonly Command[] = [
       await (await import('./admin-create.js')).createAdmin(config, (options.values.name as string | undefined) ?? 'admin');
     },
   },
+  {
+    name: 'gc',
+    summary: 'run one garbage collection pass now',
+    description:
+      'Reviews every due object on the garbage collection queues, follows chains, sweeps storage for bytes no row names, and prints what it deleted. Runs in this process on the configured database and storage, with the same rules and settings as the server (see README, Garbage collection).',
+    options: [
+      { name: 'dry-run', type: 'boolean', help: 'report what would be deleted; delete nothing' },
+      { name: 'json', type: 'boolean', help: 'print the whole report as JSON' },
+      ...CONFIG_OPTIONS,
+    ],
+    whenDirectoryInUse: 'stop that server first, or run a pass through its admin API (POST /api/v1/gc/runs)',
+    async run(options) {
+      const config = loadConfig(options);
+      await (await import('./gc.js')).collectGarbage(config, { dryRun: options.values['dry-run'] === true, json: options.values.json === true });
+    },
+  },
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { passwordProblem } from '../auth/password-policy.js';
 import { ConfigError } from './errors.js';
 import { acceptsJsonValue, isSettingKey, KIND_WORDS, SETTING_KEYS, SETTINGS, type ConfigInput, type SettingKey } from './settings.js';
+import { resolveGc, type GcConfig } from './gc.js';
 import { describeStorage, resolveStorage, type StorageConfig } from './storage.js';
 import { didYouMean } from './suggest.js';
 import { invalid, LOG_LEVELS, SettingsReader, type ConfigSource, type ListenAddress } from './values.js';
@@ -34,6 +35,8 @@ export interface CairnConfig {
   readonly cacheMergePatterns: readonly string[];
   /** Where blob bytes live: under `dataDir`, or in an S3 bucket (storage.ts). */
   readonly storage: StorageConfig;
+  /** Online garbage collection: review delay, pass and sweep intervals (gc.ts). */
+  readonly gc: GcConfig;
 }
 
 export interface AuthConfig {
@@ -145,6 +148,7 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     },
     cacheMergePatterns: globList(settings.value('cacheMerge')),
     storage: resolveStorage(settings),
+    gc: resolveGc(settings),
   };
 }
 

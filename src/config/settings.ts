@@ -46,6 +46,9 @@ export const SETTINGS = {
   s3PartSize: { env: ['CAIRN_S3_PART_SIZE'], kind: 'number' },
   s3RedirectSeconds: { env: ['CAIRN_S3_REDIRECT_SECONDS'], kind: 'number' },
   s3MaxAttempts: { env: ['CAIRN_S3_MAX_ATTEMPTS'], kind: 'number' },
+  gcReviewDelay: { env: ['CAIRN_GC_REVIEW_DELAY'], kind: 'string' },
+  gcInterval: { env: ['CAIRN_GC_INTERVAL'], kind: 'string' },
+  gcSweepInterval: { env: ['CAIRN_GC_SWEEP_INTERVAL'], kind: 'string' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -19,7 +19,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { errorBodyFor, type ErrorAnswer } from './error-shapes.js';
 import { HttpError } from './oci/errors.js';
 import { invalidTarget, routeFailure, unknownMethod } from './oci/unrouted.js';
-import { routeOfTarget } from './oci/path.js';
+import { routeOfTarget, type MethodPolicy } from './oci/path.js';
 import { answerAndClose, discardThenDestroy } from './raw-answer.js';
 
 /** What Node attaches to a parser error (llhttp's code and reason, the bytes it choked on). */
@@ -43,7 +43,7 @@ const BODY_FRAMING = new Set([
 ]);
 
 /** Installs the handlers on `server`; returns the `clientError` listener for Fastify's option. */
-export function parserErrorHandling(log: () => FastifyBaseLogger) {
+export function parserErrorHandling(log: () => FastifyBaseLogger, policy: MethodPolicy) {
   const exchanges = new WeakMap<Duplex, Exchange>();
   const answered = new WeakSet<Duplex>();
 
@@ -54,18 +54,18 @@ export function parserErrorHandling(log: () => FastifyBaseLogger) {
     if (error.code === 'ECONNRESET' || socket.destroyed) return; // nobody left to answer
     log().info({ code: error.code, reason: error.reason }, 'malformed request refused');
     const current = exchanges.get(socket);
-    if (!current) return answerAndClose(socket, responseFor(error, requestLine(error.rawPacket)));
+    if (!current) return answerAndClose(socket, responseFor(error, requestLine(error.rawPacket), policy));
     const { req, res } = current;
     if (!req.complete) {
       // The body being read is what broke: ours is its answer (its handler fails when the
       // socket closes), unless the handler has already answered.
-      if (!res.headersSent) return answerAndClose(socket, responseFor(error, { method: req.method, target: originalUrl(req) }));
+      if (!res.headersSent) return answerAndClose(socket, responseFor(error, { method: req.method, target: originalUrl(req) }, policy));
       return afterAnswer(res, () => discardThenDestroy(socket));
     }
     // The broken bytes follow a complete request: its answer goes first. Later on a connection
     // the bytes Node hands over may start anywhere in the stream: they are not read for a
     // request line.
-    afterAnswer(res, () => answerAndClose(socket, responseFor(error, {})));
+    afterAnswer(res, () => answerAndClose(socket, responseFor(error, {}, policy)));
   }
 
   return {
@@ -75,7 +75,7 @@ export function parserErrorHandling(log: () => FastifyBaseLogger) {
       // Without a listener Node drops CONNECT requests without a word.
       server.on('connect', (req: IncomingMessage, socket: Duplex) => {
         answered.add(socket);
-        answerAndClose(socket, toResponse(req.url, routeFailure(routeOfTarget(req.url ?? ''), 'CONNECT')));
+        answerAndClose(socket, toResponse(req.url, routeFailure(routeOfTarget(req.url ?? ''), 'CONNECT', policy)));
       });
       // Without a listener Node answers 417 with an empty body.
       server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
@@ -106,11 +106,11 @@ function requestLine(packet: unknown): { method?: string; target?: string } {
   return { method, target };
 }
 
-function responseFor(error: ParserError, request: { method?: string; target?: string }) {
-  return { ...toResponse(request.target, refusalFor(error, request)), head: request.method === 'HEAD' };
+function responseFor(error: ParserError, request: { method?: string; target?: string }, policy: MethodPolicy) {
+  return { ...toResponse(request.target, refusalFor(error, request, policy)), head: request.method === 'HEAD' };
 }
 
-function refusalFor(error: ParserError, { method, target }: { method?: string; target?: string }): HttpError {
+function refusalFor(error: ParserError, { method, target }: { method?: string; target?: string }, policy: MethodPolicy): HttpError {
   const reason = error.reason ?? error.message;
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
@@ -120,7 +120,7 @@ function refusalFor(error: ParserError, { method, target }: { method?: string; t
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return new HttpError(408, 'UNSUPPORTED', 'the request did not arrive in time');
     case 'HPE_INVALID_METHOD':
-      return method && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method) ? unknownMethod(method, target) : new HttpError(400, 'UNSUPPORTED', 'malformed request line');
+      return method && /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(method) ? unknownMethod(method, target, policy) : new HttpError(400, 'UNSUPPORTED', 'malformed request line');
     case 'HPE_INVALID_URL':
       return invalidTarget(target);
     default:

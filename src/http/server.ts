@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
 import type { AccessControl } from '../auth/access-control.js';
 import type { CacheService } from '../cache/service.js';
+import type { GarbageCollector } from '../gc/index.js';
 import type { Metrics } from '../metrics.js';
 import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
@@ -22,6 +23,7 @@ export interface ServerDeps {
   readonly registry: Registry;
   readonly access: AccessControl;
   readonly caches: CacheService;
+  readonly gc: GarbageCollector;
   readonly metrics: Metrics;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
@@ -34,7 +36,7 @@ export interface ServerDeps {
 export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
 
 export async function buildServer(deps: ServerDeps) {
-  const parserErrors = parserErrorHandling(() => app.log);
+  const parserErrors = parserErrorHandling(() => app.log, { deletes: deps.registry.deletes });
   const app = Fastify({
     loggerInstance: deps.logger,
     // Fastify's two lines per request give way to the one line logged in onResponse below.
@@ -95,7 +97,7 @@ export async function buildServer(deps: ServerDeps) {
     externalUrl: deps.externalUrl,
   });
   await app.register(tokenEndpoint, { access: deps.access, realm: (request) => realmFor(request, deps.externalUrl) });
-  await app.register(adminApi, { prefix: '/api/v1', access: deps.access, caches: deps.caches, repositories: deps.registry.repositories });
+  await app.register(adminApi, { prefix: '/api/v1', access: deps.access, caches: deps.caches, gc: deps.gc, repositories: deps.registry.repositories });
   app.get('/metrics', async (request, reply) => {
     // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.
     if (!isLoopback(request.ip) && (await deps.access.isEnforced())) {

@@ -82,6 +82,20 @@ export interface GcManifestReviewQueueTable {
   event: string;
 }
 
+export interface GcRunsTable {
+  id: Generated<number>;
+  started_at: Timestamp;
+  finished_at: Timestamp;
+  trigger: string;
+  actor: string | null;
+  dry_run: boolean;
+  manifests_deleted: number;
+  blobs_deleted: number;
+  orphans_deleted: number;
+  swept: boolean;
+  bytes_freed: number;
+}
+
 export interface AccountsTable {
   id: Generated<number>;
   name: string;
@@ -183,6 +197,7 @@ export interface Database {
   upload_sessions: UploadSessionsTable;
   gc_blob_review_queue: GcBlobReviewQueueTable;
   gc_manifest_review_queue: GcManifestReviewQueueTable;
+  gc_runs: GcRunsTable;
   accounts: AccountsTable;
   personal_access_tokens: PersonalAccessTokensTable;
   permissions: PermissionsTable;

@@ -15,6 +15,8 @@ export interface Registry {
   readonly listings: ListingService;
   readonly pulls: PullRecorder;
   readonly repositories: Repositories;
+  /** Whether blob, manifest and tag deletes are served (RegistryOptions.deletes). */
+  readonly deletes: boolean;
 }
 
 export interface RegistryOptions extends UploadOptions {
@@ -36,5 +38,6 @@ export function createRegistry(metadata: Metadata, storage: BlobStore, options: 
     listings: new ListingService(metadata, repositories),
     pulls,
     repositories,
+    deletes: deletes.deletes,
   };
 }

@@ -5,6 +5,7 @@
 import { digestOf, isDigestReference } from '../oci/digest.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from '../oci/manifest.js';
 import { isValidTag } from '../oci/name.js';
+import { isForeignKeyViolation } from '../metadata/errors.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import { ReferencesMissingError, type ManifestRow } from '../metadata/stores/manifests.js';
 import { requireDigest } from './blobs.js';
@@ -145,29 +146,42 @@ export class ManifestService {
     const steered = tag !== undefined && this.tagPolicy !== undefined && (await this.tagPolicy.steersPush(name, repositoryId, tag));
     // The references are checked, then the manifest stored. The store locks the blob links and
     // child manifests it records and stores nothing if one went in between (a concurrent delete),
-    // so a stored manifest never names something its repository has lost.
-    const refs = await this.resolveReferences(repositoryId, manifest);
-    const id = await this.metadata.stores.manifests.insert(
-      {
-        repositoryId,
-        digest,
-        mediaType: manifest.mediaType,
-        artifactType: manifest.artifactType ?? null,
-        configDigest: manifest.config?.digest.value ?? null,
-        configMediaType: manifest.config?.mediaType ?? null,
-        subjectDigest: manifest.subject?.digest.value ?? null,
-        annotations: manifest.annotations ?? null,
-        payload,
-        blobDigests: refs.blobs,
-        childManifestIds: refs.manifests,
-      },
-      // A tag the policy may steer is written after the policy has spoken.
-      steered ? undefined : tag,
-    ).catch((error: unknown) => {
-      if (!(error instanceof ReferencesMissingError)) throw error;
-      const gone = error.blobs[0] ?? refs.digestOfManifest.get(error.manifestIds[0]!);
-      throw new ManifestBlobUnknownError(gone ?? 'a reference deleted during the push');
-    });
+    // so a stored manifest never names something its repository has lost. Garbage collection may
+    // also delete this very manifest (untagged and old) or a blob row between the two; a foreign
+    // key then refuses the statement (src/gc/index.ts) and one more check tells what is missing.
+    const store = async () => {
+      const refs = await this.resolveReferences(repositoryId, manifest);
+      return this.metadata.stores.manifests.insert(
+        {
+          repositoryId,
+          digest,
+          mediaType: manifest.mediaType,
+          artifactType: manifest.artifactType ?? null,
+          configDigest: manifest.config?.digest.value ?? null,
+          configMediaType: manifest.config?.mediaType ?? null,
+          subjectDigest: manifest.subject?.digest.value ?? null,
+          annotations: manifest.annotations ?? null,
+          payload,
+          blobDigests: refs.blobs,
+          childManifestIds: refs.manifests,
+        },
+        // A tag the policy may steer is written after the policy has spoken.
+        steered ? undefined : tag,
+      ).catch((error: unknown) => {
+        if (!(error instanceof ReferencesMissingError)) throw error;
+        const gone = error.blobs[0] ?? refs.digestOfManifest.get(error.manifestIds[0]!);
+        throw new ManifestBlobUnknownError(gone ?? 'a reference deleted during the push');
+      });
+    };
+    let id: number;
+    try {
+      id = await store();
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+      id = await store().catch((again: unknown) => {
+        throw isForeignKeyViolation(again) ? new ManifestBlobUnknownError(digest) : again;
+      });
+    }
     this.remember(repositoryId, { id, digest, media_type: manifest.mediaType, size: payload.byteLength, payload });
     const event = { repository: name, repositoryId, manifestId: id, tag, digest, manifest, payload };
     for (const listener of this.listeners) await listener(event);
@@ -198,6 +212,11 @@ export class ManifestService {
     if (outcome.kind === 'referenced') throw new ManifestInUseError(digest.value, outcome);
     this.byDigest.delete(repositoryKey(repositoryId, digest.value));
     if (outcome.kind === 'absent') throw new ManifestNotFoundError(reference);
+  }
+
+  /** Drops a manifest deleted behind the service's back (garbage collection) from its cache. */
+  forget(repositoryId: number, digest: string): void {
+    this.byDigest.delete(repositoryKey(repositoryId, digest));
   }
 
   private async lookup(repositoryId: number, reference: string): Promise<ManifestRow | undefined> {

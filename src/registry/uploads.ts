@@ -139,8 +139,9 @@ export class UploadService {
     const sourceId = from === undefined ? await this.anySource(digest.value, mayPull) : await this.namedSource(from, digest.value, mayPull);
     if (sourceId === undefined) return false;
     const targetId = await this.repositories.findOrCreate(name);
-    if (targetId !== sourceId) await this.metadata.stores.blobs.link(targetId, digest.value);
-    return true;
+    // Linking refreshes the link's time even in the source repository: a mount announces a push
+    // about to reference the blob. False: garbage collection took the blob meanwhile.
+    return this.metadata.stores.blobs.link(targetId, digest.value);
   }
 
   private async namedSource(from: string, digest: string, mayPull: (repository: string) => Promise<boolean>): Promise<number | undefined> {
@@ -215,8 +216,21 @@ export class UploadService {
     }
     // Bytes first, metadata second: the database never points at missing bytes. The upload
     // goes last, so that until the blob is recorded a crash leaves everything for a retry.
-    if ((await this.storage.stat(expected)) !== size) await this.storage.commitUpload(id, expected);
-    await this.metadata.stores.uploads.finish(id, repositoryId, expected.value, size);
+    if ((await this.storage.stat(expected)) !== size) {
+      // New content. Until its row exists only the sweep could delete it, and the sweep spares
+      // bytes younger than the review delay.
+      await this.storage.commitUpload(id, expected);
+      await this.metadata.stores.uploads.finish(id, repositoryId, expected.value, size);
+    } else {
+      // Content already stored, perhaps unreferenced and being collected right now: record it
+      // while holding it against the collector, and put our own bytes in if it took the stored
+      // ones meanwhile (the argument is at the top of src/gc/index.ts).
+      await this.metadata.transaction(async (stores) => {
+        await stores.gc.holdBlobForLink(expected.value);
+        if ((await this.storage.stat(expected)) !== size) await this.storage.commitUpload(id, expected);
+        await stores.uploads.finish(id, repositoryId, expected.value, size);
+      });
+    }
     this.hashes.delete(id);
     // Failing here loses nothing: the blob is published and recorded, and the expiry sweep
     // removes upload bytes that no session owns.

@@ -35,6 +35,17 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** A committed blob as listed for the garbage collector's sweep. */
+export interface StoredBlob {
+  readonly digest: Digest;
+  readonly size: number;
+  /**
+   * When the blob's bytes were last committed: never earlier than the end of the latest
+   * `commitUpload` of this digest, so a sweep that spares recent objects spares fresh commits.
+   */
+  readonly lastModified: Date;
+}
+
 export interface UploadInfo {
   readonly id: string;
   readonly lastModified: Date;
@@ -69,6 +80,12 @@ export interface BlobStore {
 
   /** Every committed blob, in no particular order (for garbage collection). */
   list(): AsyncIterable<Digest>;
+
+  /**
+   * Every committed blob with its size and commit time, in no particular order (the garbage
+   * collector's sweep for bytes no database row names). Nothing else: no uploads, no strays.
+   */
+  listBlobs(): AsyncIterable<StoredBlob>;
 
   /** Starts an empty upload. */
   createUpload(id: string): Promise<void>;

@@ -153,6 +153,9 @@ describeOnEachDatabase(
       assert.equal(error.code, 'UNSUPPORTED', what);
       assert.match(error.message, /deletes are disabled on this registry/, what);
       assert.equal(error.detail, null, what);
+      // RFC 9110: a 405 lists what the resource does serve, and DELETE is not among it now.
+      const allow = response.headers.allow ?? '';
+      assert.ok(allow.includes('GET') && !allow.includes('DELETE'), `${what}: Allow: ${allow}`);
     };
 
     test('every DELETE of a blob, manifest or tag is 405 UNSUPPORTED and changes nothing', async () => {
@@ -169,6 +172,12 @@ describeOnEachDatabase(
       for (const [what, url] of Object.entries(urls)) assertUnsupported(await http('DELETE', `${ctx.base}${url}`), what);
       await pullable(ctx.base, name, 'v1', [img.config.digest, img.layers[0]!.digest, loose.digest]);
       assert.equal((await http('GET', `${ctx.base}/v2/${name}/manifests/${img.manifest.digest}`)).status, 200);
+    });
+
+    test('other methods\' 405 answers do not offer DELETE either', async () => {
+      const response = await http('PROPFIND', `${ctx.base}/v2/${name}/manifests/v1`);
+      assert.equal(response.status, 405);
+      assert.equal(response.headers.allow, 'GET, HEAD, PUT');
     });
 
     test('cancelling an upload still works: it removes nothing anyone can pull', async () => {

@@ -122,6 +122,8 @@ describeOnEachDatabase(
         { operationId: 'diffCaches', method: 'GET', path: '/repositories/team/cache/caches/cache-main/diff/cache' },
         { operationId: 'putCacheSettings', method: 'PUT', path: '/repositories/team/cache/cache-settings', body: json({ branchPattern: null, mergeTags: ['cache-*'], fallbackTags: ['cache'] }) },
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/team/cache/cache-settings' },
+        { operationId: 'getGcStatus', method: 'GET', path: '/gc' },
+        { operationId: 'runGc', method: 'POST', path: '/gc/runs?dryRun=true' },
       ];
       assert.deepEqual(
         [...operations.keys()].filter((id) => !success.some((c) => c.operationId === id)),
@@ -177,6 +179,7 @@ describeOnEachDatabase(
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/team/nothing/cache-settings' },
         { operationId: 'getCacheSettings', method: 'GET', path: '/repositories/Team/Cache/cache-settings' },
         { operationId: 'putCacheSettings', method: 'PUT', path: '/repositories/Team/Cache/cache-settings', body: json({ branchPattern: null, mergeTags: [], fallbackTags: [] }) },
+        { operationId: 'runGc', method: 'POST', path: '/gc/runs?dryRun=maybe' },
       ];
       for (const c of domain) await send({ ...c, who: asAdmin });
 

@@ -17,6 +17,8 @@
  *     concurrent commits of one digest are safe
  *   - abort discards an upload; unknown or malformed upload ids are refused (UploadNotFoundError)
  *   - list() yields committed digests (for GC), listUploads() in-progress uploads with a time
+ *   - listBlobs() yields committed blobs with size and a commit time no earlier than the commit,
+ *     even when the upload's last chunk was written long before (GC's sweep relies on it)
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -25,7 +27,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestFromHex, digestOf, type Digest } from '../../src/oci/digest.js';
 import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../../src/storage/errors.js';
-import type { BlobStore, UploadInfo } from '../../src/storage/blob-store.js';
+import type { BlobStore, StoredBlob, UploadInfo } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreUnderTest {
   readonly store: BlobStore;
@@ -447,6 +449,41 @@ export function runBlobStoreConformance(name: string, factory: BlobStoreFactory)
         }
       }));
 
+      test('listBlobs() gives committed blobs with their size and commit time, and nothing else', withStore(async (store) => {
+        assert.deepEqual(await listBlobs(store), []);
+        const startedAt = Date.now();
+        const a = await pushBlob(store, [bytes('listed blob a')]);
+        const empty = await pushBlob(store, []);
+        const gone = await pushBlob(store, [bytes('listed then deleted')]);
+        await store.delete(gone);
+        const pending = randomUUID();
+        await store.createUpload(pending);
+        await store.appendUpload(pending, 0, body(bytes('not committed')));
+
+        const listed = await listBlobs(store);
+        assert.deepEqual(listed.map((b) => [b.digest.value, b.size]), [[a.value, 13], [empty.value, 0]].sort((x, y) => String(x[0]).localeCompare(String(y[0]))));
+        for (const blob of listed) {
+          const t = blob.lastModified.getTime();
+          // Allow for coarse timestamps (whole seconds on some filesystems and object stores).
+          assert.ok(t >= startedAt - 2_000 && t <= Date.now() + 2_000, `lastModified ${blob.lastModified.toISOString()}`);
+        }
+      }));
+
+      test('listBlobs(): the commit time is the commit, not the last chunk written', withStore(async (store) => {
+        const id = randomUUID();
+        await store.createUpload(id);
+        const content = bytes('written early, committed late');
+        await store.appendUpload(id, 0, body(content));
+        await sleep(2_500);
+        const beforeCommit = Date.now();
+        const digest = digestOf(content);
+        await store.commitUpload(id, digest);
+        const [blob] = await listBlobs(store);
+        assert.equal(blob?.digest.value, digest.value);
+        // Whole-second timestamps round down by at most a second.
+        assert.ok(blob!.lastModified.getTime() >= beforeCommit - 1_000, `lastModified ${blob!.lastModified.toISOString()} is before the commit`);
+      }));
+
       test('listUploads() gives in-progress uploads with a lastModified time', withStore(async (store) => {
         assert.deepEqual(await listUploadIds(store), []);
         const startedAt = Date.now();
@@ -548,6 +585,12 @@ async function listUploads(store: BlobStore): Promise<UploadInfo[]> {
   const out: UploadInfo[] = [];
   for await (const upload of store.listUploads()) out.push(upload);
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+async function listBlobs(store: BlobStore): Promise<StoredBlob[]> {
+  const blobs: StoredBlob[] = [];
+  for await (const blob of store.listBlobs()) blobs.push(blob);
+  return blobs.sort((x, y) => x.digest.value.localeCompare(y.digest.value));
 }
 
 async function listUploadIds(store: BlobStore): Promise<string[]> {

@@ -10,9 +10,11 @@ import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import type { AccessControl } from '../../auth/access-control.js';
 import type { CacheService } from '../../cache/service.js';
+import type { GarbageCollector } from '../../gc/index.js';
 import type { Repositories } from '../../registry/repositories.js';
 import { accountRoutes } from './accounts.js';
 import { cacheRoutes } from './caches.js';
+import { gcRoutes } from './gc.js';
 import { ApiError, apiErrorHandler, sendApiError } from './errors.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { permissionRoutes } from './permissions.js';
@@ -22,12 +24,13 @@ import * as s from './schemas.js';
 export interface AdminApiOptions {
   readonly access: AccessControl;
   readonly caches: CacheService;
+  readonly gc: GarbageCollector;
   readonly repositories: Repositories;
 }
 
 /** Every operation of the API, in matching order. */
-export function adminRoutes({ access, caches, repositories }: AdminApiOptions): AdminRoute[] {
-  const routes: AdminRoute[] = [...accountRoutes(access), ...permissionRoutes(access), ...cacheRoutes(access, caches, repositories)];
+export function adminRoutes({ access, caches, gc, repositories }: AdminApiOptions): AdminRoute[] {
+  const routes: AdminRoute[] = [...accountRoutes(access), ...permissionRoutes(access), ...cacheRoutes(access, caches, repositories), ...gcRoutes(gc)];
   const document = buildOpenApiDocument([openApiRoute(() => document), ...routes]);
   return [openApiRoute(() => document), ...routes];
 }

@@ -30,9 +30,24 @@ export const ROUTE_METHODS = {
 
 export type RouteMethod<K extends OciRoute['kind']> = (typeof ROUTE_METHODS)[K][number];
 
+/** What this registry serves beyond the routes themselves: deletes may be turned off. */
+export interface MethodPolicy {
+  /** false: DELETE of blobs and manifests (tags) is not served (CAIRN_DELETES=false). */
+  readonly deletes: boolean;
+}
+
+export const ALL_METHODS: MethodPolicy = { deletes: true };
+
+/** The methods this registry serves on a route: ROUTE_METHODS, less content deletes when they are off. */
+export function allowedMethods(route: OciRoute, policy: MethodPolicy): readonly string[] {
+  const methods: readonly string[] = ROUTE_METHODS[route.kind];
+  const contentDelete = route.kind === 'blob' || route.kind === 'manifest';
+  return policy.deletes || !contentDelete ? methods : methods.filter((m) => m !== 'DELETE');
+}
+
 /** The `Allow` header of a route. */
-export function allowHeader(route: OciRoute): string {
-  return ROUTE_METHODS[route.kind].join(', ');
+export function allowHeader(route: OciRoute, policy: MethodPolicy = ALL_METHODS): string {
+  return allowedMethods(route, policy).join(', ');
 }
 
 /**

@@ -9,7 +9,7 @@ import { deleteBlob, getBlob } from './handlers/blobs.js';
 import { listCatalog, listReferrers, listTags } from './handlers/listings.js';
 import { deleteManifest, getManifest, putManifest } from './handlers/manifests.js';
 import { deleteUpload, getUpload, patchUpload, putUpload, startUpload } from './handlers/uploads.js';
-import { routeOfTarget, type OciRoute, type RouteMethod } from './path.js';
+import { allowedMethods, routeOfTarget, type MethodPolicy, type OciRoute, type RouteMethod } from './path.js';
 import { routeFailure } from './unrouted.js';
 import type { AccessControl, Principal } from '../../auth/access-control.js';
 import { AuthError } from '../../auth/errors.js';
@@ -80,8 +80,9 @@ export async function ociApi(app: FastifyInstance, options: OciApiOptions): Prom
   // Without a prefix this is also the answer for paths no API claims (an admin API path has its
   // own): registries are probed by OCI clients, so they get the OCI form too. Methods Fastify
   // does not route at all (OPTIONS, PROPFIND, UNLINK…) land here on /v2/ paths as well.
+  const policy: MethodPolicy = { deletes: options.registry.deletes };
   app.setNotFoundHandler(async (request) => {
-    throw routeFailure(routeOfTarget(request.originalUrl), request.method);
+    throw routeFailure(routeOfTarget(request.originalUrl), request.method, policy);
   });
 
   app.decorateRequest('principal', null as never);
@@ -92,7 +93,8 @@ export async function ociApi(app: FastifyInstance, options: OciApiOptions): Prom
     if (!route) throw routeFailure(route, request.method);
     if ('name' in route) assertValidName(route.name);
     const handler = (table[route.kind] as Partial<Record<string, Handler<OciRoute>>>)[request.method];
-    if (!handler) throw routeFailure(route, request.method);
+    // Before authentication: what the registry does not serve is the same answer for everyone.
+    if (!handler || !allowedMethods(route, policy).includes(request.method)) throw routeFailure(route, request.method, policy);
     const needed = requiredAccess(route, request.method);
     try {
       request.principal = await authorize(options.access, request, needed);

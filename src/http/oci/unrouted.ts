@@ -4,7 +4,7 @@
  */
 import { isValidRepositoryName } from '../../oci/name.js';
 import { HttpError } from './errors.js';
-import { allowHeader, routeOfTarget, type OciRoute } from './path.js';
+import { ALL_METHODS, allowHeader, routeOfTarget, type MethodPolicy, type OciRoute } from './path.js';
 
 /**
  * A known route with a method it does not serve is 405 with `Allow`. A path that names no route
@@ -12,15 +12,16 @@ import { allowHeader, routeOfTarget, type OciRoute } from './path.js';
  * "missing implementation" is the truth, while NAME_UNKNOWN, MANIFEST_UNKNOWN or BLOB_UNKNOWN
  * would claim something about a repository's content that was never looked up.
  */
-export function routeFailure(route: OciRoute | undefined, method: string): HttpError {
+export function routeFailure(route: OciRoute | undefined, method: string, policy: MethodPolicy = ALL_METHODS): HttpError {
   if (!route) return new HttpError(404, 'UNSUPPORTED', 'no such endpoint in the OCI distribution API');
-  return new HttpError(405, 'UNSUPPORTED', `${method.slice(0, 40)} is not supported here`, { allow: allowHeader(route) });
+  const why = method === 'DELETE' && !policy.deletes ? ': deletes are disabled on this registry' : '';
+  return new HttpError(405, 'UNSUPPORTED', `${method.slice(0, 40)} is not supported here${why}`, { allow: allowHeader(route, policy) });
 }
 
 /** A request line Node refused for its method (`BREW /v2/ HTTP/1.1`): as any unserved method. */
-export function unknownMethod(method: string, target: string | undefined): HttpError {
+export function unknownMethod(method: string, target: string | undefined, policy: MethodPolicy = ALL_METHODS): HttpError {
   if (target === undefined || !target.startsWith('/')) return new HttpError(400, 'UNSUPPORTED', 'malformed request line');
-  return routeFailure(routeOfTarget(target), method);
+  return routeFailure(routeOfTarget(target), method, policy);
 }
 
 /**

@@ -56,12 +56,17 @@ export class BlobStoreMetadata {
     await sql`WITH ${recordAndLink(repositoryId, digest, size)} SELECT 1`.execute(this.db);
   }
 
-  async link(repositoryId: number, digest: string): Promise<void> {
-    await this.db
-      .insertInto('repository_blobs')
-      .values({ repository_id: repositoryId, blob_digest: digest })
-      .onConflict((oc) => oc.columns(['repository_id', 'blob_digest']).doNothing())
-      .execute();
+  /**
+   * Links a recorded blob to the repository (a mount), or refreshes the link's time; false when
+   * there is no such blob. The blob row is read FOR KEY SHARE first, so garbage collection either
+   * deleted it before (false) or cannot delete it until this link is committed (src/gc/index.ts).
+   */
+  async link(repositoryId: number, digest: string): Promise<boolean> {
+    const result = await sql`
+      INSERT INTO repository_blobs (repository_id, blob_digest)
+      SELECT ${repositoryId}, digest FROM blobs WHERE digest = ${digest} FOR KEY SHARE
+      ON CONFLICT (repository_id, blob_digest) DO UPDATE SET created_at = now()`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0) > 0;
   }
 
   /**
@@ -126,7 +131,8 @@ export function recordAndLink(repositoryId: number, digest: string, size: number
       INSERT INTO blobs (digest, size) VALUES (${digest}, ${size}) ON CONFLICT (digest) DO NOTHING
     ), linked AS (
       INSERT INTO repository_blobs (repository_id, blob_digest) VALUES (${repositoryId}, ${digest})
-      ON CONFLICT (repository_id, blob_digest) DO NOTHING
+      -- A re-upload refreshes the link: garbage collection spares blobs linked within its review delay.
+      ON CONFLICT (repository_id, blob_digest) DO UPDATE SET created_at = now()
     )`;
 }
 

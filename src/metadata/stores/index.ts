@@ -8,6 +8,7 @@ import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
 import { CacheStore } from './caches.js';
+import { GcStore } from './gc.js';
 import { ManifestStore } from './manifests.js';
 import { PermissionStore } from './permissions.js';
 import { RepositoryStore } from './repositories.js';
@@ -24,6 +25,7 @@ export interface Stores {
   readonly permissions: PermissionStore;
   readonly audit: AuditStore;
   readonly caches: CacheStore;
+  readonly gc: GcStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -37,6 +39,7 @@ export function storesFor(db: Kysely<Database>): Stores {
     permissions: new PermissionStore(db),
     audit: new AuditStore(db),
     caches: new CacheStore(db),
+    gc: new GcStore(db),
   };
 }
 

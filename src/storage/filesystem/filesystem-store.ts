@@ -39,7 +39,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest, type DigestAlgorithm } from '../../oci/digest.js';
 import { BlobNotFoundError, UploadNotFoundError, UploadRangeError } from '../errors.js';
-import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
+import { isUploadId, type BlobStore, type ByteRange, type StoredBlob, type UploadInfo } from '../blob-store.js';
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const READ_PIECE_BYTES = 1024 * 1024;
@@ -105,6 +105,17 @@ export class FilesystemBlobStore implements BlobStore {
           if (parsed.ok && encoded.startsWith(prefix)) yield parsed.digest;
         }
       }
+    }
+  }
+
+  async *listBlobs(): AsyncIterable<StoredBlob> {
+    for await (const digest of this.list()) {
+      // A blob deleted between the directory read and this stat is simply not listed.
+      const info = await stat(this.blobPath(digest)).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      });
+      if (info) yield { digest, size: info.size, lastModified: info.mtime };
     }
   }
 
@@ -179,6 +190,10 @@ export class FilesystemBlobStore implements BlobStore {
     try {
       // Only an unpublished file can be longer than its record (appends stop at publication).
       if ((await handle.stat()).size > size) await handle.truncate(size);
+      // linking keeps the upload's mtime (its last chunk, maybe hours ago); the commit time is
+      // what listBlobs promises, so that GC's sweep spares a blob committed but not yet recorded.
+      const now = new Date();
+      await handle.utimes(now, now);
       await handle.sync();
     } finally {
       await handle.close();

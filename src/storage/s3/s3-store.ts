@@ -25,7 +25,7 @@ import { Readable } from 'node:stream';
 import type { Digest } from '../../oci/digest.js';
 import { BlobNotFoundError, StorageError, StorageUnavailableError, UploadNotFoundError, UploadRangeError } from '../errors.js';
 import { KeyedMutex } from '../../util/keyed-mutex.js';
-import { isUploadId, type BlobStore, type ByteRange, type UploadInfo } from '../blob-store.js';
+import { isUploadId, type BlobStore, type ByteRange, type StoredBlob, type UploadInfo } from '../blob-store.js';
 import { appendChunk, readSegments, type S3Context } from './append.js';
 import { S3Client, type S3ClientOptions } from './client.js';
 import { describeCheckFailure } from './check.js';
@@ -108,6 +108,14 @@ export class S3BlobStore implements BlobStore {
     for await (const object of guardIterable('list', this.ctx.ops.list(this.ctx.layout.blobs))) {
       const digest = this.ctx.layout.digestOf(object.key);
       if (digest) yield digest;
+    }
+  }
+
+  async *listBlobs(): AsyncIterable<StoredBlob> {
+    // LastModified is the time of the PUT, multipart completion or server-side copy that wrote the key.
+    for await (const object of guardIterable('listBlobs', this.ctx.ops.list(this.ctx.layout.blobs))) {
+      const digest = this.ctx.layout.digestOf(object.key);
+      if (digest) yield { digest, size: object.size, lastModified: object.lastModified };
     }
   }
 
