@@ -16,8 +16,8 @@ import { CacheService } from './cache/service.js';
 import { CacheTagPolicy } from './cache/tag-policy.js';
 import { ConfigError, describeConfig, type CairnConfig } from './config/config.js';
 import { GarbageCollector } from './gc/index.js';
-import { Metrics } from './metrics.js';
-import { buildServer, type CairnServer } from './http/server.js';
+import type { Metrics } from './metrics.js';
+import type { CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
 import { SYSTEM } from './metadata/stores/audit.js';
@@ -159,16 +159,23 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
 
 async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => void): Promise<App> {
   logger.info({ config: describeConfig(config) }, 'starting');
+  // The database opens first: PGlite compiles its WebAssembly on V8's background threads, and
+  // the HTTP stack (fastify, ajv, the admin schemas) and prom-client load on the main thread
+  // meanwhile instead of before it (see loadHttpStack for the figures).
+  const connection = databaseConnection(config);
+  const opening = openDatabase(
+    connection.kind === 'postgres' ? { ...connection, onIdleError: (err) => logger.warn({ err }, 'idle database connection lost') } : connection,
+  );
+  const httpStack = loadHttpStack();
+  // Settled here so that a failed open is not an unhandled rejection while the stack loads.
+  opening.catch(() => undefined);
   const storage = await createStorage(config, logger);
   // Not fatal: an S3 outage at start-up should not crash-loop the process. /readyz says why.
   const storageChecked = storage.check().then(
     () => logger.info({ storage: storage.kind }, 'storage ready'),
     (err: unknown) => logger.error({ reason: (err as Error).message }, 'storage not ready'),
   );
-  const connection = databaseConnection(config);
-  const database = await openDatabase(
-    connection.kind === 'postgres' ? { ...connection, onIdleError: (err) => logger.warn({ err }, 'idle database connection lost') } : connection,
-  );
+  const [database, { buildServer, Metrics }] = await Promise.all([opening, httpStack]);
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);
@@ -222,7 +229,8 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     async listen() {
       try {
         const url = await server.listen({ host: config.listen.host, port: config.listen.port });
-        logger.info({ url, startupMs: Math.round(performance.now()) }, 'listening');
+        const cpu = process.cpuUsage();
+        logger.info({ url, startupMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }, 'listening');
         return url;
       } finally {
         releaseLoop(); // the listening socket keeps the loop alive from here
@@ -241,6 +249,17 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       await storage.close?.();
     },
   };
+}
+
+/**
+ * The HTTP stack and metrics, loaded while the database opens rather than before it: they are
+ * the largest part of Cairn's own module graph (fastify, ajv and the admin schemas, prom-client),
+ * and PGlite's WebAssembly compiles on background threads meanwhile. Any failure to load is a
+ * broken install, reported as such by the caller.
+ */
+async function loadHttpStack() {
+  const [{ buildServer }, { Metrics }] = await Promise.all([import('./http/server.js'), import('./metrics.js')]);
+  return { buildServer, Metrics };
 }
 
 /**
