@@ -114,6 +114,7 @@ export async function openRetention(config: CairnConfig, logger: Logger): Promis
   const metadata = new Metadata(database.db);
   const storage = await createStorage(config, logger);
   const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount, deletes: config.deletes });
+  const { Metrics } = await import('./metrics.js');
   const { retention } = createRetention(metadata, registry, new Metrics(), logger, config);
   return {
     retention,
