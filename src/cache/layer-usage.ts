@@ -5,19 +5,13 @@
  * no one fetches at all is the point.
  */
 import type { Metadata } from '../metadata/stores/index.js';
-
-interface Pending {
-  repositoryId: number;
-  digest: string;
-  count: number;
-  at: Date;
-}
+import { PendingCounts } from '../util/pending-counts.js';
 
 /** Bound on distinct blobs remembered between flushes; beyond it the batch is written early. */
 const MAX_PENDING = 10_000;
 
 export class CacheLayerUsage {
-  private pending = new Map<string, Pending>();
+  private readonly pending = new PendingCounts<{ repositoryId: number; digest: string }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly metadata: Metadata) {}
@@ -33,20 +27,11 @@ export class CacheLayerUsage {
   }
 
   fetched(repositoryId: number, digest: string): void {
-    const key = `${repositoryId}\u0000${digest}`;
-    const entry = this.pending.get(key);
-    if (entry) {
-      entry.count++;
-      entry.at = new Date();
-      return;
-    }
-    this.pending.set(key, { repositoryId, digest, count: 1, at: new Date() });
+    this.pending.bump(`${repositoryId}\u0000${digest}`, new Date(), { repositoryId, digest });
     if (this.pending.size >= MAX_PENDING) void this.flush().catch(() => undefined);
   }
 
   async flush(): Promise<void> {
-    const batch = [...this.pending.values()];
-    this.pending = new Map();
-    for (let i = 0; i < batch.length; i += 1000) await this.metadata.stores.cacheUsage.recordFetches(batch.slice(i, i + 1000));
+    for (const batch of this.pending.drain()) await this.metadata.stores.cacheUsage.recordFetches(batch);
   }
 }

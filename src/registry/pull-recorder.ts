@@ -4,15 +4,11 @@
  * last interval on a crash) do not change any decision.
  */
 import type { Metadata } from '../metadata/stores/index.js';
-
-interface Pending {
-  count: number;
-  at: Date;
-}
+import { PendingCounts } from '../util/pending-counts.js';
 
 export class PullRecorder {
-  private manifests = new Map<number, Pending>();
-  private tags = new Map<string, Pending & { repositoryId: number; tag: string }>();
+  private readonly manifests = new PendingCounts<{ id: number }>();
+  private readonly tags = new PendingCounts<{ repositoryId: number; tag: string }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -22,8 +18,8 @@ export class PullRecorder {
 
   record(manifestId: number, tag?: { repositoryId: number; tag: string }): void {
     const at = this.now();
-    bump(this.manifests, manifestId, at, {});
-    if (tag) bump(this.tags, `${tag.repositoryId}\u0000${tag.tag}`, at, tag);
+    this.manifests.bump(String(manifestId), at, { id: manifestId });
+    if (tag) this.tags.bump(`${tag.repositoryId}\u0000${tag.tag}`, at, tag);
   }
 
   start(intervalMs: number): void {
@@ -37,30 +33,10 @@ export class PullRecorder {
   }
 
   async flush(): Promise<void> {
-    const manifests = this.manifests;
-    const tags = this.tags;
-    this.manifests = new Map();
-    this.tags = new Map();
+    const manifests = this.manifests.drain();
+    const tags = this.tags.drain();
     const { stores } = this.metadata;
-    const manifestPulls = [...manifests].map(([id, p]) => ({ id, count: p.count, at: p.at }));
-    for (const batch of batches(manifestPulls)) await stores.manifests.recordPulls(batch);
-    for (const batch of batches([...tags.values()])) await stores.tags.recordPulls(batch);
-  }
-}
-
-/** Pulls of many manifests and tags go in a few statements, each of bounded size. */
-const FLUSH_BATCH = 1_000;
-
-function* batches<T>(items: readonly T[]): Iterable<readonly T[]> {
-  for (let i = 0; i < items.length; i += FLUSH_BATCH) yield items.slice(i, i + FLUSH_BATCH);
-}
-
-function bump<K, E extends object>(map: Map<K, Pending & E>, key: K, at: Date, extra: E): void {
-  const entry = map.get(key);
-  if (entry) {
-    entry.count++;
-    entry.at = at;
-  } else {
-    map.set(key, { ...extra, count: 1, at });
+    for (const batch of manifests) await stores.manifests.recordPulls(batch);
+    for (const batch of tags) await stores.tags.recordPulls(batch);
   }
 }
