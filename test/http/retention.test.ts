@@ -131,8 +131,9 @@ describeOnEachDatabase('retention policies and branches', (ctx) => {
     await api(ctx.base, 'PUT', `/repositories/${repo}/branches/old`, { state: 'gone' });
     const created = await api(ctx.base, 'PUT', '/retention/policies/sched', { repositories: ['sched/*'], tags: { kind: 'all' }, delete: { branchGone: { graceHours: 0 } }, intervalSeconds: 10 });
     assert.equal(created.status, 200, created.text());
-    let runs: Array<{ trigger: string; tagsDeleted: number }> = [];
-    for (let i = 0; i < 40 && runs.length === 0; i++) {
+    // A run is listed from its start; wait for one that has finished.
+    let runs: Array<{ trigger: string; tagsDeleted: number; finishedAt: string | null }> = [];
+    for (let i = 0; i < 40 && !runs[0]?.finishedAt; i++) {
       await sleep(1000);
       runs = (await api(ctx.base, 'GET', '/retention/runs?policy=sched')).json().runs;
     }
