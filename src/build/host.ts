@@ -1,0 +1,38 @@
+/**
+ * What a build worker needs from the registry, and nothing more: the worker is a client of the
+ * registry's services, never of its HTTP API. In `cairn serve` on the embedded default (PGlite:
+ * one process per data directory) the worker process reaches these through the server process
+ * over a local channel (IPC); `cairn worker` over PostgreSQL opens the services itself. Blob bytes
+ * never cross the channel: the worker opens the same blob store (filesystem or S3) and calls
+ * `linkBlob` once a blob it wrote is committed.
+ */
+import type { Readable } from 'node:stream';
+
+export interface CacheRecordHit {
+  /** The chain key that was found. */
+  readonly key: string;
+  /** Layers of the step's result, lowest first (the whole chain down to the base). */
+  readonly layers: ReadonlyArray<{ readonly digest: string; readonly size: number; readonly mediaType: string; readonly diffId: string }>;
+  /** Where it was found (repository and cache tag), for the cache report. */
+  readonly repository: string;
+  readonly tag: string;
+  readonly createdAt: string;
+}
+
+export interface BuildHost {
+  /** The stored manifest of `repository:reference` (tag or digest), or undefined. */
+  manifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string; payload: Buffer } | undefined>;
+  /** Blob bytes of a blob linked in `repository` (config or layer). */
+  openBlob(repository: string, digest: string): Promise<Readable>;
+  /** Records that `repository` holds a committed blob (the bytes are already in the store). */
+  linkBlob(repository: string, digest: string, size: number): Promise<void>;
+  /** Stores a manifest under a tag or digest, as a push would (cache indexing and policies apply). */
+  putManifest(repository: string, reference: string, mediaType: string, payload: Buffer): Promise<{ digest: string }>;
+  /**
+   * All of a stage's chain keys in one query: the first hit per key, searched in the target
+   * repository's cache tags in `tags` order (the build's cache branch, then its fallbacks).
+   */
+  lookupCache(repository: string, tags: readonly string[], keys: readonly string[]): Promise<Map<string, CacheRecordHit>>;
+  /** The cache tags to search for a branch: its own, then the repository's fallback chain. */
+  cacheTags(repository: string, branch: string | undefined): Promise<string[]>;
+}
