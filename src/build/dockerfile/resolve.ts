@@ -17,6 +17,7 @@ import { DockerfileSyntaxError, DockerfileUnsupportedError, ShellExpansionError 
 import type { Command } from './instructions.js';
 import type { Ast, BuildOptions, Heredoc, ImageConfigState, RunMount, Step, StagePlan } from './model.js';
 import { MountError, MountUnsupportedError, parseMount } from './mounts.js';
+import { heredocWord } from './parser.js';
 import { processWord, type LexOptions } from './shell.js';
 import { parseFile, resolveFrom, type Stage } from './stages.js';
 import { goList, goQuoteList, healthcheckHistory, isValidChmod, isValidSignal, parsePortSpec } from './values.js';
@@ -330,8 +331,8 @@ class StageResolver {
     let shown = display;
     if (command.heredocs.length > 0) {
       const only = command.heredocs.length === 1 ? command.heredocs[0]! : undefined;
-      const whole = only && /^\d*<<-?/.test(args[0]!.trim()) && args[0]!.trim().split(/\s+/).length === 1;
-      if (only && whole) {
+      // The heredoc is the whole command (`RUN <<EOF`), not an input to one (`RUN <<EOF python3`).
+      if (only && typeof heredocWord(args[0]!) === 'object') {
         const content = only.chomp ? only.content.replace(/^\t+/gm, '') : only.content;
         if (content.startsWith('#!')) {
           heredocs = [{ ...only, content }];
@@ -438,6 +439,11 @@ function isRemote(source: string): boolean {
 function summarizeHeredoc(doc: string): string {
   const lines = doc.trim().replace(/\r\n/g, '\n').split('\n');
   return lines.length > 1 ? `${lines[0]}...` : lines[0]!;
+}
+
+/** The config of a stage `FROM scratch` starts with, as BuildKit's: the default PATH, WORKDIR `/`. */
+export function scratchConfig(): ImageConfigState {
+  return { env: [DEFAULT_PATH], workingDir: '/', exposedPorts: [], volumes: [], labels: {} };
 }
 
 /**
