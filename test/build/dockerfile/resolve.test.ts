@@ -270,7 +270,7 @@ test('COPY/ADD: sources and destination expanded, flags read, heredoc files, his
 test('stage planning: names in any case, --target, FROM/COPY --from/RUN --mount from= dependencies in order', () => {
   const text = [
     'ARG BASE=scratch',
-    'FROM ${BASE} AS Tools',
+    'FROM --platform=$BUILDPLATFORM ${BASE} AS Tools',
     'FROM busybox AS unused',
     'FROM scratch AS deps',
     'FROM tools AS build',
@@ -286,6 +286,8 @@ test('stage planning: names in any case, --target, FROM/COPY --from/RUN --mount 
   assert.equal(plan.stages.length, 6);
   assert.deepEqual(plan.stages.map((s) => s.name), ['tools', 'unused', 'deps', 'build', 'other', undefined]);
   assert.deepEqual(plan.stages[0]!.base, { kind: 'scratch' });
+  assert.equal(plan.stages[0]!.platform, 'linux/amd64');
+  assert.equal(planStages(parse(text), { buildArgs: {}, platform: 'linux/arm64/v8' }).stages[0]!.platform, 'linux/arm64/v8');
   assert.deepEqual(plan.stages[3]!.base, { kind: 'stage', index: 0 });
   assert.deepEqual(plan.needed, [0, 2, 3, 5]);
   assert.equal(plan.target, 5);
