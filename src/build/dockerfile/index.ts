@@ -5,7 +5,8 @@
  */
 export { parse } from './parser.js';
 export { planStages } from './stages.js';
-export { resolveStage, scratchConfig } from './resolve.js';
+export { resolveStage } from './resolve.js';
+export { scratchConfig } from './environment.js';
 export { dump } from './dump.js';
 export { DockerfileError, DockerfileSyntaxError, DockerfileTargetError, DockerfileUnsupportedError } from './errors.js';
 export type * from './model.js';

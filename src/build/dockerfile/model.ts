@@ -186,7 +186,13 @@ export type Step =
 /**
  * The parser's entry points (src/build/dockerfile/index.ts):
  *   parse(text: string): Ast                                   — throws DockerfileSyntaxError (with line)
- *   planStages(ast: Ast, options: BuildOptions): StagePlan     — meta ARGs before FROM expanded
+ *   planStages(ast: Ast, options: BuildOptions): StagePlan     — checks every instruction of every stage;
+ *                                                               meta ARGs expanded into FROM; throws
+ *                                                               DockerfileSyntaxError, DockerfileTargetError
  *   resolveStage(ast, plan, index, base: ImageConfigState, options): Step[]
- *                                                             — throws DockerfileUnsupportedError (with line)
+ *                                                             — throws DockerfileSyntaxError or
+ *                                                               DockerfileUnsupportedError (with line)
+ *   scratchConfig(): ImageConfigState                          — the `base` for a stage FROM scratch
+ * For a stage FROM an earlier stage, `base` is that stage's last step's `config` (or its own base's
+ * when it has no steps); for an image, its config's `config` (plus `author`).
  */

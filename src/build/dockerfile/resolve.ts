@@ -20,42 +20,10 @@ import { MountError, MountUnsupportedError, parseMount } from './mounts.js';
 import { heredocWord } from './parser.js';
 import { processWord, type LexOptions } from './shell.js';
 import { parseFile, resolveFrom, type Stage } from './stages.js';
-import { goList, goQuoteList, healthcheckHistory, isValidChmod, isValidSignal, parsePortSpec } from './values.js';
-
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const DEFAULT_SHELL = ['/bin/sh', '-c'];
-const PROXY_ARGS = new Set(['HTTP_PROXY', 'HTTPS_PROXY', 'FTP_PROXY', 'NO_PROXY', 'ALL_PROXY'].flatMap((n) => [n, n.toLowerCase()]));
+import { DEFAULT_PATH, DEFAULT_SHELL, Environment, PROXY_ARGS, setEnv } from './environment.js';
+import { goList, goQuoteList, healthcheckHistory, isRemote, isValidChmod, isValidSignal, parsePortSpec, summarizeHeredoc } from './values.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** Sets `key=value` in a `KEY=value` list, in place if the key is there (its position kept). */
-function setEnv(env: string[], key: string, value: string): void {
-  const i = env.findIndex((e) => e === key || e.startsWith(`${key}=`));
-  if (i >= 0) env[i] = `${key}=${value}`;
-  else env.push(`${key}=${value}`);
-}
-
-/** The environment a stage's steps see: `KEY=value` entries in order, and a map to look names up. */
-class Environment {
-  readonly entries: string[];
-  private readonly values: Map<string, string>;
-
-  constructor(entries: readonly string[]) {
-    this.entries = [...entries];
-    this.values = new Map();
-    for (const entry of entries) {
-      const eq = entry.indexOf('=');
-      this.values.set(eq < 0 ? entry : entry.slice(0, eq), eq < 0 ? '' : entry.slice(eq + 1));
-    }
-  }
-
-  set(key: string, value: string): void {
-    setEnv(this.entries, key, value);
-    this.values.set(key, value);
-  }
-
-  readonly get = (name: string): string | undefined => this.values.get(name);
-}
 
 class LineError extends Error {}
 class UnsupportedError extends Error {}
@@ -105,7 +73,6 @@ class StageResolver {
     }
     return steps;
   }
-
 
   /** Expands one word against the current environment, noting the build args it used. */
   private expand(word: string, options: LexOptions = {}): string {
@@ -429,21 +396,6 @@ class StageResolver {
       emptyLayer: false,
     };
   }
-}
-
-/** HTTP(S) URLs and git references, which ADD would fetch. */
-function isRemote(source: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^git@[^:]+:/.test(source);
-}
-
-function summarizeHeredoc(doc: string): string {
-  const lines = doc.trim().replace(/\r\n/g, '\n').split('\n');
-  return lines.length > 1 ? `${lines[0]}...` : lines[0]!;
-}
-
-/** The config of a stage `FROM scratch` starts with, as BuildKit's: the default PATH, WORKDIR `/`. */
-export function scratchConfig(): ImageConfigState {
-  return { env: [DEFAULT_PATH], workingDir: '/', exposedPorts: [], volumes: [], labels: {} };
 }
 
 /**

@@ -114,3 +114,14 @@ export function isValidChmod(text: string): boolean {
   if (/^[0-7]+$/.test(text)) return Number.parseInt(text, 8) <= 0o7777;
   return /^[ugoa]*[-+=]([rwxXst]*|[ugo])(,[ugoa]*[-+=]([rwxXst]*|[ugo]))*$/.test(text);
 }
+
+/** HTTP(S) URLs and git references, which ADD would fetch. */
+export function isRemote(source: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(source) || /^git@[^:]+:/.test(source);
+}
+
+/** BuildKit's short form of a heredoc for progress names: its first line, `...` if there are more. */
+export function summarizeHeredoc(doc: string): string {
+  const lines = doc.trim().replace(/\r\n/g, '\n').split('\n');
+  return lines.length > 1 ? `${lines[0]}...` : lines[0]!;
+}
