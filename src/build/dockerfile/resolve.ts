@@ -105,12 +105,16 @@ class StageResolver {
     return args;
   }
 
-  /** BuildKit's progress name: the instruction as written, variables expanded, keyword upper-cased. */
+  /**
+   * BuildKit's progress name: the instruction as written, variables expanded, keyword upper-cased.
+   * For RUN, quotes are kept and unset variables left as written (its lexer's raw mode).
+   */
   private display(command: Command): string {
     const original = command.instruction.original.trim();
     let text = original;
     try {
-      text = processWord(original, this.env.get, this.escape, { skipProcessQuotes: true }).result;
+      const raw: LexOptions = command.kind === 'run' ? { rawQuotes: true, skipUnsetEnv: true } : {};
+      text = processWord(original, this.env.get, this.escape, raw).result;
     } catch {
       // Shown as written when it does not expand.
     }

@@ -200,6 +200,7 @@ test('RUN: shell form gets the shell, exec form is kept, nothing is expanded; ne
   const steps = build('FROM scratch\nENV X=1\nRUN echo "$X" \\\n  && ls\nRUN ["echo", "$X"]\nRUN --network=none true\n').target;
   assert.deepEqual(run(steps[1]).argv, ['/bin/sh', '-c', 'echo "$X"   && ls']);
   assert.equal(run(steps[1]).display, 'RUN echo "1"   && ls');
+  assert.equal(run(build("FROM scratch\nENV X=1\nRUN echo '$X' $X $UNSET\n").target[1]).display, "RUN echo '$X' 1 $UNSET");
   assert.deepEqual(run(steps[2]).argv, ['echo', '$X']);
   assert.equal(run(steps[1]).network, 'default');
   assert.equal(run(steps[3]).network, 'none');
