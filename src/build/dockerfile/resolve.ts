@@ -251,10 +251,9 @@ class StageResolver {
       const entry = value === undefined ? { key: definition.key } : { key: definition.key, value };
       if (existing >= 0) this.declared[existing] = entry;
       else this.declared.push(entry);
-      if (value !== undefined) {
-        this.env.set(definition.key, value);
-        this.used.add(definition.key);
-      }
+      // The ARG step's own args are only those its default used: its value reaches cache keys
+      // through the steps that use it (every RUN, and what expands it), as in BuildKit.
+      if (value !== undefined) this.env.set(definition.key, value);
       committed.push(value === undefined ? definition.key : `${definition.key}=${value}`);
     }
     return this.configStep(command, `ARG ${committed.join(' ')}`, display);

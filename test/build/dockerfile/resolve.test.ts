@@ -73,6 +73,8 @@ test('ARG defaults: expanded with the environment so far, skipped when a build a
   assert.equal(target[3]!.config.workingDir, '/opt/app');
   assert.deepEqual(target[3]!.args, { DIR: '/opt/app' });
   assert.equal(target[1]!.createdBy, 'ARG DIR=/opt/app');
+  assert.deepEqual(target[1]!.args, {});
+  assert.deepEqual(build('FROM scratch\nARG A=1\nARG B=$A\n').target[1]!.args, { A: '1' });
   // Undeclared build args reach nothing.
   const plain = build('FROM scratch\nRUN echo $X\n', { buildArgs: { X: '1' } }).target;
   assert.ok(!run(plain[0]).env.some((e) => e.startsWith('X=')));
