@@ -7,12 +7,17 @@
  * security context, migrations and the shared token signing key.
  */
 import assert from 'node:assert/strict';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { SETTINGS } from '../../src/config/settings.js';
+import { basic, bearer, tokenFor } from '../support/auth.js';
 import { ROOT } from '../support/cli.js';
+import { startCairn, testDatabases } from '../support/registry.js';
 import { checkManifests, type Manifest } from './kubernetes-check.js';
 import { deployTool, runTool } from './tools.js';
 
@@ -207,5 +212,31 @@ describe('charts/cairn', () => {
     const container = spec.containers[0]!;
     const mount = container.volumeMounts?.find((m) => m.name === 'token-signing-key');
     assert.equal(env(container).get('CAIRN_TOKEN_KEY_FILE')?.value, `${mount?.mountPath}/token-signing-key.pem`);
+  });
+
+  test("replicas given the chart's key and admin Secret accept each other's tokens", { skip, timeout: 300_000 }, async () => {
+    const secret = one(minimal, 'Secret') as Manifest & { data: Record<string, string> };
+    const value = (key: string) => Buffer.from(secret.data[key]!, 'base64').toString();
+    const dir = await mkdtemp(join(tmpdir(), 'cairn-chart-key-'));
+    const keyFile = join(dir, 'token-signing-key.pem');
+    await writeFile(keyFile, value('token-signing-key.pem'), { mode: 0o600 });
+    // The two pods' settings for these (the rest — PostgreSQL, S3 — are the other suites' business).
+    const env = { CAIRN_TOKEN_KEY_FILE: keyFile, CAIRN_ADMIN_PASSWORD: value('admin-password'), CAIRN_STORAGE: 'filesystem' };
+    const database = testDatabases()[0] ?? 'pglite';
+    const [a, b] = await Promise.all([startCairn({ database, env }), startCairn({ database, env })]);
+    try {
+      const scope = 'registry:catalog:*';
+      const token = await tokenFor(a.url, [scope], basic('admin', value('admin-password')));
+      assert.equal((await fetch(`${b.url}/v2/`, { headers: bearer(token) })).status, 200, 'a token of one replica is good at another');
+      assert.equal((await fetch(`${b.url}/v2/_catalog`, { headers: bearer(token) })).status, 200);
+      // The same claims signed with any other key are refused: it is the shared key that makes them good.
+      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(other);
+      assert.equal((await fetch(`${b.url}/v2/`, { headers: bearer(forged) })).status, 401);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
