@@ -222,8 +222,13 @@ describe('charts/cairn', () => {
     await writeFile(keyFile, value('token-signing-key.pem'), { mode: 0o600 });
     // The two pods' settings for these (the rest — PostgreSQL, S3 — are the other suites' business).
     const env = { CAIRN_TOKEN_KEY_FILE: keyFile, CAIRN_ADMIN_PASSWORD: value('admin-password'), CAIRN_STORAGE: 'filesystem' };
-    const database = testDatabases()[0] ?? 'pglite';
-    const [a, b] = await Promise.all([startCairn({ database, env }), startCairn({ database, env })]);
+    // PostgreSQL when the run has it: two embedded databases starting at once are slow on a busy machine.
+    const database = testDatabases().includes('postgres') ? 'postgres' : 'pglite';
+    const a = await startCairn({ database, env });
+    const b = await startCairn({ database, env }).catch(async (error: unknown) => {
+      await a.stop();
+      throw error;
+    });
     try {
       const scope = 'registry:catalog:*';
       const token = await tokenFor(a.url, [scope], basic('admin', value('admin-password')));
