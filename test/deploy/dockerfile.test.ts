@@ -125,3 +125,12 @@ test('the settings the image sets are ones Cairn reads, and its volume is the da
   const dataDir = Object.fromEntries(env).CAIRN_DATA_DIR;
   assert.equal(dataDir, '/var/lib/cairn');
 });
+
+test('no production dependency needs an install script (the runtime installs with --ignore-scripts)', async () => {
+  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }>;
+  };
+  const production = Object.entries(lock.packages).filter(([path, entry]) => path.startsWith('node_modules/') && !entry.dev);
+  assert.ok(production.length > 10);
+  assert.deepEqual(production.filter(([, entry]) => entry.hasInstallScript).map(([path]) => path), []);
+});
