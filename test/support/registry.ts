@@ -31,6 +31,9 @@ export interface CairnOptions {
   dataDir?: string;
   databaseUrl?: string;
   extraArgs?: string[];
+  /** Another `cairn` executable to run (an installed package's), from `cwd`; default bin/cairn.js of this checkout. */
+  bin?: string;
+  cwd?: string;
 }
 
 export interface StartedCairn {
@@ -51,13 +54,13 @@ export async function startCairn(options: CairnOptions = {}): Promise<StartedCai
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'cairn-test-')));
   const databaseUrl =
     options.databaseUrl ?? (options.database === 'postgres' ? await createDatabase() : undefined);
-  const args = ['bin/cairn.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.extraArgs ?? [])];
+  const args = [options.bin ?? 'bin/cairn.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.extraArgs ?? [])];
   if (databaseUrl) args.push('--database-url', databaseUrl);
   const s3 = testStorage() === 's3' && !options.env?.CAIRN_STORAGE ? s3Target() : undefined;
   const s3Prefix = `${basename(dataDir)}/`;
   const storageEnv = s3 ? await s3ServerEnv(s3, s3Prefix) : {};
   const child = spawn(process.execPath, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, CAIRN_LOG_LEVEL: 'info', ...storageEnv, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
