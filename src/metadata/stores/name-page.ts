@@ -16,20 +16,20 @@ export interface NamePage {
 }
 
 /**
- * Wraps `names` — a query selecting one column `name` in byte order with its LIMIT — as a page.
- * `following` is an EXISTS query for names after the page: it may refer to `(SELECT last FROM
- * page_end)`, the page's last name, and should be an index probe (a name `>` that value).
+ * Wraps `names` — a query selecting one column `name` in byte order, limited to `limit + 1`
+ * rows — as a page of `limit` names. The extra row only says whether more follow: one index
+ * range scan answers both, where a separate probe for "any name after the last" is planned
+ * against a value unknown until run time (and was, as a sequential scan).
  */
-export function namePageQuery(names: Expression<unknown>, following: Expression<unknown>): RawBuilder<NamePageRow> {
+export function namePageQuery(names: Expression<unknown>, limit: number): RawBuilder<NamePageRow> {
   return sql<NamePageRow>`
-    WITH page AS (${names}), page_end AS (SELECT max(name) AS last FROM page)
+    WITH fetched AS (${names}),
+    bounds AS (SELECT count(*) > ${limit}::int AS more, max(name) AS top FROM fetched),
+    page AS (SELECT name FROM fetched, bounds WHERE NOT bounds.more OR fetched.name < bounds.top)
     SELECT coalesce((SELECT json_agg(name ORDER BY name) FROM page)::text, '[]') AS json,
-           (SELECT last FROM page_end) AS last,
-           EXISTS (${following}) AS more`;
+           (SELECT max(name) FROM page) AS last,
+           (SELECT more FROM bounds) AS more`;
 }
-
-/** The page's last name, for the `following` query of `namePageQuery`. */
-export const PAGE_LAST = sql<string>`(SELECT last FROM page_end)`;
 
 export interface NamePageRow {
   json: string;

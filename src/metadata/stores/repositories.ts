@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
-import { namePageQuery, PAGE_LAST, toNamePage, type NamePage } from './name-page.js';
+import { namePageQuery, toNamePage, type NamePage } from './name-page.js';
 
 export interface RepositoryRow {
   id: number;
@@ -35,8 +35,7 @@ export class RepositoryStore {
 
   /** The same page as `listNames`, as JSON built by the database (see name-page.ts). */
   async page(limit: number, last?: string): Promise<NamePage> {
-    const following = this.db.selectFrom('repositories').select('name').where('name', '>', PAGE_LAST);
-    const { rows } = await namePageQuery(this.names(limit, last), following).execute(this.db);
+    const { rows } = await namePageQuery(this.names(limit + 1, last), limit).execute(this.db);
     return toNamePage(rows[0]);
   }
 

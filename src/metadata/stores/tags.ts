@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { ManifestRow } from './manifests.js';
-import { namePageQuery, PAGE_LAST, toNamePage, type NamePage } from './name-page.js';
+import { namePageQuery, toNamePage, type NamePage } from './name-page.js';
 
 export interface TagPulls {
   repositoryId: number;
@@ -60,10 +60,9 @@ export class TagStore {
    * C-collated, so the primary key (repository_id, name) serves the range and the order.
    */
   async page(repositoryId: number, limit: number, last?: string): Promise<NamePage> {
-    let names = this.db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId).orderBy('name').limit(limit);
+    let names = this.db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId).orderBy('name').limit(limit + 1);
     if (last !== undefined) names = names.where('name', '>', last);
-    const following = this.db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId).where('name', '>', PAGE_LAST);
-    const { rows } = await namePageQuery(names, following).execute(this.db);
+    const { rows } = await namePageQuery(names, limit).execute(this.db);
     return toNamePage(rows[0]);
   }
 
