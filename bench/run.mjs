@@ -18,6 +18,7 @@ const USAGE = `usage: node bench/run.mjs [--only reference|cairn] [--target URL]
   --workloads ids          subset of: ${WORKLOADS.map((w) => w.id).join(', ')}
   --json FILE              results file (default bench/results/latest.json)
 env: BENCH_QUICK=1 (~30 s smoke run), BENCH_LARGE_MB, BENCH_CHUNK_MB, BENCH_LARGE_REPS,
+     BENCH_FULL_TAGS, BENCH_WALK_TAGS, BENCH_CATALOG_REPOS,
      BENCH_DATABASE_URL, BENCH_REF_PORT, BENCH_CAIRN_PORT, BENCH_MAX_SECONDS, BENCH_KEEP=1`;
 
 function envInt(name, fallback) {
@@ -30,7 +31,7 @@ function envInt(name, fallback) {
 
 function port(name, fallback) {
   const p = envInt(name, fallback);
-  if (p < 5600 || p > 5649) throw new Error(`${name} must be within 5600-5649`);
+  if (p < 1024 || p > 65535) throw new Error(`${name} must be within 1024-65535`);
   return p;
 }
 
@@ -56,6 +57,14 @@ function config() {
     cacheImports: q(200, 30),
     cacheConcurrency: 4,
     cacheHeadConcurrency: 8,
+    // Listings (bench/lib/listings.mjs).
+    fullTags: envInt('BENCH_FULL_TAGS', q(5_000, 1_000)),
+    walkTags: envInt('BENCH_WALK_TAGS', q(100_000, 10_000)),
+    catalogRepos: envInt('BENCH_CATALOG_REPOS', q(2_000, 300)),
+    pageSize: 100,
+    pageReps: q(50, 20),
+    listReps: q(30, 10),
+    catalogWalks: q(3, 1),
     maxMs: q(10_000, 3_000), // cap per measured loop: bounds a slow target's run time
     refPort: port('BENCH_REF_PORT', 5601),
     cairnPort: port('BENCH_CAIRN_PORT', 5602),
@@ -86,8 +95,8 @@ function parseCli() {
 }
 
 /** Per-side state the workloads share: a fresh namespace, and how to read the server's CPU. */
-function targetContext(server, cfg) {
-  return { ns: `bench-${cfg.runId}`, cpu: () => cpuSeconds(server) };
+function targetContext(label, server, cfg) {
+  return { label, ns: `bench-${cfg.runId}`, cpu: () => cpuSeconds(server) };
 }
 
 /** Starts (or attaches to) each side; a side that fails to start is reported, not fatal. */
@@ -101,7 +110,7 @@ async function startTargets(opts, cfg) {
   for (const [label, start] of wanted) {
     try {
       const server = await start();
-      targets.push({ label, server, client: new RegistryClient(server.url), ctx: targetContext(server, cfg) });
+      targets.push({ label, server, client: new RegistryClient(server.url), ctx: targetContext(label, server, cfg) });
       console.error(`${label}: ready at ${server.url}`);
     } catch (err) {
       console.error(`${label}: failed to start: ${err.message}`);

@@ -20,6 +20,7 @@ import type { Metrics } from './metrics.js';
 import type { CairnServer } from './http/server.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
+import { keepStatistics } from './metadata/statistics.js';
 import { SYSTEM } from './metadata/stores/audit.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
@@ -32,6 +33,8 @@ import { RetentionService } from './retention/service.js';
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
+/** How often the embedded database looks for tables grown enough to analyze again. */
+const STATISTICS_MS = 60_000;
 const CACHE_DIGESTS_REFRESH_MS = 30_000;
 /** How often each replica looks for due retention policies (one cheap indexed query). */
 const RETENTION_TICK_MS = 5_000;
@@ -223,6 +226,11 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       .catch((err: unknown) => logger.warn({ err }, 'upload expiry failed'));
   }, Math.min(UPLOAD_SWEEP_MS, config.uploadExpiryMs / 2));
   sweep.unref();
+  // PGlite has no autovacuum: keep its planner statistics as autovacuum would (statistics.ts).
+  const stopStatistics =
+    database.kind === 'pglite'
+      ? keepStatistics(database.db, STATISTICS_MS, (err) => logger.warn({ err }, 'analyzing grown tables failed'))
+      : async () => undefined;
 
   return {
     server,
@@ -240,6 +248,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     async close() {
       releaseLoop();
       clearInterval(sweep);
+      await stopStatistics();
       await gc.stop();
       await scheduler.stop();
       await server.close();

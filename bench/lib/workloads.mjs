@@ -3,6 +3,7 @@
 // report can orient every ratio the same way (>1 means Cairn is better).
 import { blobDigest, sha256, smallBlob } from './blobgen.mjs';
 import { OCI_MANIFEST } from './client.mjs';
+import { catalogWalk, tagsFull, tagsWalk } from './listings.mjs';
 import { MiB, median, mibPerSec, runConcurrent, summarize, timed } from './measure.mjs';
 
 // cpuUnit: the unit of work the server's CPU cost is reported per, when it is.
@@ -218,4 +219,4 @@ const cacheImport = {
   },
 };
 
-export const WORKLOADS = [pushMonolithic, pushChunked, pull, blobHead, manifests, smallBlobs, cacheImport];
+export const WORKLOADS = [pushMonolithic, pushChunked, pull, blobHead, manifests, smallBlobs, cacheImport, tagsFull, tagsWalk, catalogWalk];

@@ -12,9 +12,17 @@ export interface PageRequest {
 }
 
 export interface Page {
-  readonly items: string[];
+  /** The page's entries as a JSON array of strings (built by the database, sent as is). */
+  readonly json: string;
   /** Present when more entries follow: the `last` of the next page. */
   readonly next?: string;
+}
+
+/** What a store answers for one page (see src/metadata/stores/name-page.ts). */
+export interface StoredPage {
+  readonly json: string;
+  readonly last?: string;
+  readonly more: boolean;
 }
 
 export function parsePageRequest(n: string | undefined, last: string | undefined): PageRequest {
@@ -26,12 +34,10 @@ export function parsePageRequest(n: string | undefined, last: string | undefined
   return { n: Number(n), last };
 }
 
-/** Runs a query for one page, fetching one extra entry to learn whether another page follows. */
-export async function paginate(request: PageRequest, fetch: (limit: number, last?: string) => Promise<string[]>): Promise<Page> {
+/** Runs a query for one page of at most the size asked for (capped at MAX_PAGE_SIZE). */
+export async function paginate(request: PageRequest, fetch: (limit: number, last?: string) => Promise<StoredPage>): Promise<Page> {
   const size = Math.min(request.n ?? MAX_PAGE_SIZE, MAX_PAGE_SIZE);
-  if (size === 0) return { items: [] };
-  const rows = await fetch(size + 1, request.last);
-  if (rows.length <= size) return { items: rows };
-  const items = rows.slice(0, size);
-  return { items, next: items[items.length - 1] };
+  if (size === 0) return { json: '[]' };
+  const page = await fetch(size, request.last);
+  return page.more && page.last !== undefined ? { json: page.json, next: page.last } : { json: page.json };
 }

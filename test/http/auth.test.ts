@@ -239,6 +239,17 @@ describeOnEachDatabase(
       assert.ok(!repositories.includes('ci/app'));
       const all = await http('GET', `${ctx.base}/v2/_catalog`, { headers: basic('admin', ADMIN_PASSWORD) });
       assert.ok(all.json().repositories.includes('secret/app'));
+      // Page by page (n=1): the same visible names, a Link header exactly while more follow.
+      const walked: string[] = [];
+      let url: string | undefined = '/v2/_catalog?n=1';
+      while (url) {
+        const page = await http('GET', `${ctx.base}${url}`, { headers: bearer(token) });
+        assert.equal(page.status, 200, page.text());
+        walked.push(...(page.json().repositories as string[]));
+        url = page.headers.link ? /^<([^>]+)>; rel="next"$/.exec(page.headers.link)?.[1] : undefined;
+        assert.ok(walked.length <= repositories.length);
+      }
+      assert.deepEqual(walked, repositories);
     });
 
     test('OAuth2 POST /token: password grant with refresh token, then refresh_token grant', async () => {

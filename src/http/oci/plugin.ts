@@ -46,7 +46,10 @@ function dispatchTable({ registry: r, maxManifestBytes, access }: OciApiOptions)
       GET: async (_q, reply) => reply.code(200).send({}),
       HEAD: async (_q, reply) => reply.code(200).send(),
     },
-    catalog: { GET: (q, reply) => listCatalog(r, q, reply, (name) => mayPull(q, name)) },
+    catalog: {
+      GET: async (q, reply) =>
+        listCatalog(r, q, reply, (await access.isEnforced()) ? (name) => access.mayPull(q.principal, name) : undefined),
+    },
     tags: { GET: (q, reply, route) => listTags(r, q, reply, route) },
     manifest: {
       GET: (q, reply, route) => getManifest(r, q, reply, route, false),

@@ -9,15 +9,6 @@ export interface ManifestRow {
   payload: Uint8Array;
 }
 
-export interface ManifestSummary {
-  id: number;
-  digest: string;
-  media_type: string;
-  size: number;
-  artifact_type: string | null;
-  annotations: Record<string, string> | null;
-}
-
 export interface NewManifest {
   repositoryId: number;
   digest: string;
@@ -213,16 +204,24 @@ export class ManifestStore {
     });
   }
 
-  /** Manifests in the repository whose subject is `digest`, optionally of one artifact type. */
-  async referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestSummary[]> {
-    let query = this.db
+  /**
+   * The referrers of `subjectDigest` in the repository (optionally of one artifact type) as the
+   * referrers API lists them: a JSON array of OCI descriptors (`mediaType`, `digest`, `size`, and
+   * `artifactType` and `annotations` when set), in digest byte order through
+   * manifests_referrers_idx, built by the database as one string.
+   */
+  async referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<string> {
+    let referrers = this.db
       .selectFrom('manifests')
-      .select(['id', 'digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .select(['digest', sql`json_strip_nulls(json_build_object('mediaType', media_type, 'digest', digest, 'size', size,
+        'artifactType', NULLIF(artifact_type, ''), 'annotations', annotations))`.as('descriptor')])
       .where('repository_id', '=', repositoryId)
-      .where('subject_digest', '=', subjectDigest)
-      .orderBy('digest');
-    if (artifactType !== undefined) query = query.where('artifact_type', '=', artifactType);
-    return query.execute();
+      .where('subject_digest', '=', subjectDigest);
+    if (artifactType !== undefined) referrers = referrers.where('artifact_type', '=', artifactType);
+    const { rows } = await sql<{ json: string }>`
+      SELECT coalesce(json_agg(descriptor ORDER BY digest COLLATE "C")::text, '[]') AS json
+      FROM (${referrers}) AS referrers`.execute(this.db);
+    return rows[0]!.json;
   }
 
   /** Adds pulls counted in memory since the last flush, for many manifests in one statement. */

@@ -1,5 +1,6 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../schema.js';
+import { namePageQuery, toNamePage, type NamePage } from './name-page.js';
 
 export interface RepositoryRow {
   id: number;
@@ -24,11 +25,22 @@ export class RepositoryStore {
     return created;
   }
 
-  /** Names in lexical order after `last`, at most `limit` (catalog pagination). */
+  /**
+   * Up to `limit` repository names after `last`, in byte order (catalog pagination): the column is
+   * C-collated, so its unique index serves the range and the order.
+   */
   async listNames(limit: number, last?: string): Promise<string[]> {
-    // COLLATE "C": byte order whatever the database's default collation is.
-    let query = this.db.selectFrom('repositories').select('name').orderBy(sql`name COLLATE "C"`).limit(limit);
-    if (last !== undefined) query = query.where(sql<boolean>`name > ${last} COLLATE "C"`);
-    return (await query.execute()).map((r) => r.name);
+    return (await this.names(limit, last).execute()).map((r) => r.name);
+  }
+
+  /** The same page as `listNames`, as JSON built by the database (see name-page.ts). */
+  async page(limit: number, last?: string): Promise<NamePage> {
+    const { rows } = await namePageQuery(this.names(limit + 1, last), limit).execute(this.db);
+    return toNamePage(rows[0]);
+  }
+
+  private names(limit: number, last?: string) {
+    const names = this.db.selectFrom('repositories').select('name').orderBy('name').limit(limit);
+    return last === undefined ? names : names.where('name', '>', last);
   }
 }

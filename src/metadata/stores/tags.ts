@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../schema.js';
 import type { ManifestRow } from './manifests.js';
+import { namePageQuery, toNamePage, type NamePage } from './name-page.js';
 
 export interface TagPulls {
   repositoryId: number;
@@ -54,17 +55,15 @@ export class TagStore {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** Tag names in lexical (byte) order after `last`, at most `limit`. */
-  async listNames(repositoryId: number, limit: number, last?: string): Promise<string[]> {
-    let query = this.db
-      .selectFrom('tags')
-      .select('name')
-      .where('repository_id', '=', repositoryId)
-      // COLLATE "C": lexical by code point, as the spec's "lexical order" and clients expect.
-      .orderBy(sql`name COLLATE "C"`)
-      .limit(limit);
-    if (last !== undefined) query = query.where(sql<boolean>`name > ${last} COLLATE "C"`);
-    return (await query.execute()).map((r) => r.name);
+  /**
+   * Up to `limit` tag names after `last`, in byte order (the spec's lexical order): the column is
+   * C-collated, so the primary key (repository_id, name) serves the range and the order.
+   */
+  async page(repositoryId: number, limit: number, last?: string): Promise<NamePage> {
+    let names = this.db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId).orderBy('name').limit(limit + 1);
+    if (last !== undefined) names = names.where('name', '>', last);
+    const { rows } = await namePageQuery(names, limit).execute(this.db);
+    return toNamePage(rows[0]);
   }
 
   /** Adds pulls counted in memory since the last flush, for many tags in one statement. */

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from '../../../registry/index.js';
 import { parsePageRequest, type Page } from '../../../registry/pagination.js';
+import { MediaType } from '../../../oci/media-types.js';
 import { textFault } from '../../../oci/text.js';
 import { HttpError } from '../errors.js';
 import { queryParam } from '../request.js';
@@ -8,13 +9,20 @@ import { queryParam } from '../request.js';
 export async function listTags(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: { name: string }) {
   const page = await registry.listings.tags(route.name, pageRequest(request));
   withNextLink(reply, `/v2/${route.name}/tags/list`, page, queryParam(request, 'n'));
-  return reply.code(200).send({ name: route.name, tags: page.items });
+  // The page is JSON already (built by the database): no per-tag objects on the way out.
+  return sendJson(reply, `{"name":${JSON.stringify(route.name)},"tags":${page.json}}`);
 }
 
-export async function listCatalog(registry: Registry, request: FastifyRequest, reply: FastifyReply, visible: (name: string) => Promise<boolean>) {
+/** `visible` filters the catalog by the caller's rights; undefined when access is not enforced. */
+export async function listCatalog(
+  registry: Registry,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  visible: ((name: string) => Promise<boolean>) | undefined,
+) {
   const page = await registry.listings.catalog(pageRequest(request), visible);
   withNextLink(reply, '/v2/_catalog', page, queryParam(request, 'n'));
-  return reply.code(200).send({ repositories: page.items });
+  return sendJson(reply, `{"repositories":${page.json}}`);
 }
 
 export async function listReferrers(registry: Registry, request: FastifyRequest, reply: FastifyReply, route: { name: string; digest: string }) {
@@ -24,7 +32,12 @@ export async function listReferrers(registry: Registry, request: FastifyRequest,
   const index = await registry.listings.referrers(route.name, route.digest, artifactType);
   if (artifactType !== undefined) reply.header('oci-filters-applied', 'artifactType');
   // A Buffer, not a string: Fastify would append "; charset=utf-8" to the media type.
-  return reply.code(200).header('content-type', index.mediaType).send(Buffer.from(JSON.stringify(index)));
+  return reply.code(200).header('content-type', MediaType.ociIndex).send(Buffer.from(index));
+}
+
+/** JSON text as Fastify would send an object: same status and content type. */
+function sendJson(reply: FastifyReply, json: string) {
+  return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(json);
 }
 
 function pageRequest(request: FastifyRequest) {
