@@ -110,7 +110,7 @@ class Extraction {
         await lutimes(path, header.mtime, header.mtime);
         return;
       case 'link': {
-        const targetParts = entryParts(header.linkname);
+        const targetParts = linkParts(header.name, header.linkname);
         if (targetParts.length === 0) throw new PathOutsideRootError(header.name, 'is a hard link to the root');
         await this.ensureParent(header.name, targetParts.slice(0, -1), false);
         await link(join(this.root, ...targetParts), path).catch((error: NodeJS.ErrnoException) => {
@@ -196,6 +196,16 @@ export function entryParts(name: string): string[] {
   const parts = name.split('/').filter((part) => part !== '' && part !== '.');
   if (parts.includes('..')) throw new PathOutsideRootError(name, 'climbs out with ".."');
   return parts;
+}
+
+/** A hard link's target as path components, refused (naming the link) when it leaves the root. */
+function linkParts(entry: string, target: string): string[] {
+  try {
+    return entryParts(target);
+  } catch (error) {
+    if (!(error instanceof PathOutsideRootError)) throw error;
+    throw new PathOutsideRootError(entry, `is a hard link to "${target}", which climbs out of the root`);
+  }
 }
 
 /** Refuses a symlink whose target, resolved from its directory, would leave the root. */
