@@ -61,7 +61,7 @@ describe('context extraction', () => {
     ['a symlink pointing out with ".."', [{ name: 'sub/', type: 'dir' }, { name: 'sub/out', type: 'symlink', linkname: '../../etc' }], /archive entry "sub\/out" is a symlink to "\.\.\/\.\.\/etc", outside the build context/],
     ['an absolute symlink', [{ name: 'passwd', type: 'symlink', linkname: '/etc/passwd' }], /archive entry "passwd" is a symlink to "\/etc\/passwd", outside the build context/],
     ['a write through a symlink', [{ name: 'dir', type: 'symlink', linkname: '.' }, { name: 'dir/x', content: 'x' }], /archive entry "dir\/x" would be written through the symlink "dir"/],
-    ['a hard link out', [{ name: 'h', type: 'link', linkname: '../etc/passwd' }], /archive entry "h" climbs out/],
+    ['a hard link out', [{ name: 'h', type: 'link', linkname: '../etc/passwd' }], /archive entry "h" is a hard link to "\.\.\/etc\/passwd", which climbs out/],
   ];
   for (const [label, entries, message] of hostile) {
     test(`a context with ${label} is refused, naming the entry`, async () => {
