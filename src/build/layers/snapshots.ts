@@ -37,6 +37,12 @@ interface Entry {
   holders: number;
 }
 
+interface Pending {
+  promise: Promise<Entry>;
+  /** Acquires waiting for this extraction: the snapshot starts with that many holders. */
+  waiters: number;
+}
+
 export interface SnapshotStats {
   readonly snapshots: number;
   readonly bytes: number;
@@ -46,7 +52,7 @@ export interface SnapshotStats {
 
 export class SnapshotCache implements Snapshots {
   private readonly entries = new Map<string, Entry>();
-  private readonly pending = new Map<string, Promise<Entry>>();
+  private readonly pending = new Map<string, Pending>();
   private loaded: Promise<void> | undefined;
   private extractions = 0;
 
@@ -56,18 +62,27 @@ export class SnapshotCache implements Snapshots {
     await this.load();
     const key = keyOf(layer.diffId);
     let entry = this.entries.get(key);
-    if (entry === undefined) {
+    if (entry !== undefined) {
+      entry.holders += 1;
+    } else {
+      // Held from the moment it exists: the extraction counts everyone waiting for it.
       let extraction = this.pending.get(key);
       if (extraction === undefined) {
-        extraction = this.extract(key, layer, source).finally(() => this.pending.delete(key));
+        const waiting = { waiters: 0 };
+        extraction = Object.assign(waiting, { promise: this.extract(key, layer, source, waiting) });
         this.pending.set(key, extraction);
       }
-      entry = await extraction;
+      extraction.waiters += 1;
+      entry = await extraction.promise;
     }
-    entry.holders += 1;
-    entry.lastUsed = Date.now();
-    await this.evict();
     const held = entry;
+    held.lastUsed = Date.now();
+    try {
+      await this.evict();
+    } catch (error) {
+      held.holders -= 1;
+      throw error;
+    }
     let released = false;
     return {
       dir: join(held.dir, 'fs'),
@@ -95,6 +110,7 @@ export class SnapshotCache implements Snapshots {
       await mkdir(this.options.root, { recursive: true });
       for (const name of await readdir(this.options.root)) {
         const dir = join(this.options.root, name);
+        // Whole snapshots are kept; leftovers of dead processes' extractions and evictions are not.
         if (/^[0-9a-f]{64}$/.test(name)) {
           const size = Number(await readFile(join(dir, 'size'), 'utf8').catch(() => 'NaN'));
           if (Number.isSafeInteger(size)) {
@@ -102,9 +118,7 @@ export class SnapshotCache implements Snapshots {
             this.entries.set(name, { key: name, dir, size, lastUsed: stats.mtimeMs, holders: 0 });
             continue;
           }
-        } else if (!ownedByLiveProcess(name)) {
-          // fall through to removal
-        } else {
+        } else if (ownedByLiveProcess(name)) {
           continue;
         }
         await rm(dir, { recursive: true, force: true });
@@ -113,7 +127,7 @@ export class SnapshotCache implements Snapshots {
     return this.loaded;
   }
 
-  private async extract(key: string, layer: LayerDescriptor, source: BlobSource): Promise<Entry> {
+  private async extract(key: string, layer: LayerDescriptor, source: BlobSource, pending: { readonly waiters: number }): Promise<Entry> {
     const temp = join(this.options.root, `tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
     await mkdir(join(temp, 'fs'), { recursive: true });
     try {
@@ -135,10 +149,12 @@ export class SnapshotCache implements Snapshots {
       const dir = join(this.options.root, key);
       await rename(temp, dir);
       this.extractions += 1;
-      const entry: Entry = { key, dir, size, lastUsed: Date.now(), holders: 0 };
+      const entry: Entry = { key, dir, size, lastUsed: Date.now(), holders: pending.waiters };
       this.entries.set(key, entry);
+      this.pending.delete(key);
       return entry;
     } catch (error) {
+      this.pending.delete(key);
       await rm(temp, { recursive: true, force: true });
       throw error;
     }
@@ -151,6 +167,8 @@ export class SnapshotCache implements Snapshots {
     const idle = [...this.entries.values()].filter((e) => e.holders === 0).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of idle) {
       if (total <= this.options.budgetBytes) break;
+      // Checked again now: an earlier eviction's await may have let someone acquire or evict it.
+      if (this.entries.get(entry.key) !== entry || entry.holders > 0) continue;
       this.entries.delete(entry.key);
       total -= entry.size;
       const trash = join(this.options.root, `trash-${process.pid}-${randomBytes(6).toString('hex')}`);
