@@ -49,6 +49,9 @@ before(async () => {
   }
   await mkdir(join(lower, 'etc'), { recursive: true });
   await mkdir(join(lower, 'existing'));
+  await mkdir(join(lower, 'run'));
+  await mkdir(join(lower, 'var'));
+  await symlink('/run', join(lower, 'var/run'));
   await chmod(join(lower, 'existing'), 0o750);
   execFileSync('chown', ['7:8', join(lower, 'existing')]);
   await writeFile(join(lower, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n');
@@ -84,6 +87,7 @@ describe('COPY', () => {
     ['--chmod for files and directories', { sources: ['dir/sub', 'a.txt'], dest: '/p/', chmod: '0600' }, ['p d 755 0:0', 'p/a.txt f 600 0:0', 'p/f f 600 0:0']],
     ['--exclude', { sources: ['.'], dest: '/e/', exclude: ['*.md', 'arch*', 'note.gz', 'dir/sub'] }, ['e d 755 0:0', 'e/Dockerfile f 644 0:0', 'e/a.txt f 644 0:0', 'e/b.txt f 644 0:0', 'e/dir d 755 0:0', 'e/dir/g.txt f 644 0:0', 'e/dir/link l 777 0:0', 'e/hard1 f 644 0:0', 'e/hard2 f 644 0:0', 'e/to-a l 777 0:0']],
     ['a symlink source is followed', { sources: ['to-a'], dest: '/s' }, ['s f 644 0:0']],
+    ['a destination through an image symlink (/var/run -> /run)', { sources: ['a.txt'], dest: '/var/run/' }, ['run d 755 0:0', 'run/a.txt f 644 0:0']],
     ['a ".." source stays in the context', { sources: ['../../a.txt'], dest: '/u/' }, ['u d 755 0:0', 'u/a.txt f 644 0:0']],
   ];
   for (const [label, op, expected] of table) {

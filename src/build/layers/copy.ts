@@ -55,7 +55,8 @@ export async function copyToUpper(op: CopyOperation, target: CopyTarget): Promis
   const mode = parseChmod(op.chmod);
   const plan = await planSources(op);
   const now = target.now ?? new Date();
-  const dest = posix.resolve('/', op.workdir || '/', op.dest);
+  // Symlinks along the destination are the image's: follow them (inside it) rather than shadow them.
+  const dest = await target.rootfs.resolve(posix.resolve('/', op.workdir || '/', op.dest));
   const destStats = await target.rootfs.stat(dest);
   const destIsDir =
     /(^|\/)\.{0,2}$/.test(op.dest) || plan.multiple || destStats?.isDirectory() === true || plan.groups.some((g) => g.kind === 'dir');
@@ -122,7 +123,7 @@ class UpperWriter {
       }
       if (here !== undefined) await rm(path, { recursive: true, force: true });
       const image = await this.target.rootfs.stat(current);
-      if (image !== undefined && !image.isDirectory() && !image.isSymbolicLink()) {
+      if (image !== undefined && !image.isDirectory()) {
         throw new CopyInvalidError(`cannot copy into "${current}": the image has a file there`);
       }
       await mkdir(path);

@@ -5,7 +5,7 @@
  * the topmost layer that has a path wins; a whiteout device hides it, an opaque directory hides
  * everything below it in lower layers.
  */
-import { lstat, readFile } from 'node:fs/promises';
+import { lstat, readFile, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { getAttribute } from '@napi-rs/xattr';
@@ -15,6 +15,12 @@ export interface RootfsView {
   /** lstat of an absolute image path, or undefined when the image has nothing there. */
   stat(path: string): Promise<Stats | undefined>;
   readFile(path: string): Promise<Buffer | undefined>;
+  /**
+   * The path with every symlink along it resolved inside the image (absolute targets restart at
+   * its root, `..` stops there), as BuildKit resolves a COPY destination: `/var/run/x` with
+   * `/var/run -> /run` is `/run/x`.
+   */
+  resolve(path: string): Promise<string>;
 }
 
 /** The view of a stack of snapshot directories, lowest first (as ExecSpec.lowerDirs). */
@@ -29,11 +35,33 @@ export function layeredRootfs(lowerDirs: readonly string[]): RootfsView {
     }
     return undefined;
   };
+  const stat = async (path: string) => (await find(path))?.stats;
   return {
-    stat: async (path) => (await find(path))?.stats,
+    stat,
     readFile: async (path) => {
       const found = await find(path);
       return found?.stats.isFile() ? readFile(join(found.dir, path)) : undefined;
+    },
+    resolve: async (path) => {
+      const pending = path.split('/').filter((p) => p !== '' && p !== '.');
+      const done: string[] = [];
+      for (let hops = 0; pending.length > 0; ) {
+        const part = pending.shift()!;
+        if (part === '..') {
+          done.pop();
+          continue;
+        }
+        const candidate = `/${[...done, part].join('/')}`;
+        const found = await find(candidate);
+        if (found?.stats.isSymbolicLink() && ++hops <= 40) {
+          const target = await readlink(join(found.dir, candidate));
+          if (target.startsWith('/')) done.length = 0;
+          pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
+          continue;
+        }
+        done.push(part);
+      }
+      return `/${done.join('/')}`;
     },
   };
 }
@@ -60,4 +88,5 @@ async function hiddenBelow(dir: string, parts: readonly string[]): Promise<boole
 export const EMPTY_ROOTFS: RootfsView = {
   stat: async () => undefined,
   readFile: async () => undefined,
+  resolve: async (path) => `/${path.split('/').filter((p) => p !== '' && p !== '.').join('/')}`,
 };
