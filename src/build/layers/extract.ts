@@ -8,12 +8,18 @@
  * character device, `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr on its directory.
  * Device nodes and FIFOs are made in one `sh` process at the end (node has no mknod), then
  * directory times are set last, since creating entries changes them.
+ *
+ * Metadata syscalls are synchronous: extraction runs in a build worker process, never on the
+ * registry's event loop, and a thread-pool round trip per chown/chmod/utimes costs more than the
+ * syscall. File data still streams from the archive.
  */
 import { spawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
+import {
+  chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
+  mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { setAttribute } from '@napi-rs/xattr';
+import { setAttributeSync } from '@napi-rs/xattr';
 import { ContextTooLargeError, InvalidArchiveError, PathOutsideRootError } from './errors.js';
 import type { TarHeader } from './tar/format.js';
 import { readTar } from './tar/reader.js';
@@ -77,45 +83,44 @@ class Extraction {
     const path = join(this.root, rel);
 
     if (this.options.whiteouts === 'overlay' && base.startsWith(WHITEOUT)) {
-      if (base === OPAQUE) await setAttribute(join(this.root, ...parent), 'trusted.overlay.opaque', 'y');
+      if (base === OPAQUE) setAttributeSync(join(this.root, ...parent), 'trusted.overlay.opaque', 'y');
       else if (!base.startsWith(WHITEOUT + WHITEOUT)) {
         const hidden = base.slice(WHITEOUT.length);
         if (hidden === '' || hidden === '.' || hidden === '..') throw new PathOutsideRootError(header.name, 'is not a valid whiteout');
         const target = join(this.root, ...parent, hidden);
-        await this.clear(target, false);
+        this.clear(target, false);
         this.specials.push({ path: target, header: { ...header, type: 'char', devmajor: 0, devminor: 0, mode: 0 } });
       }
       return;
     }
 
-    await this.clear(path, header.type === 'dir');
+    const existed = this.clear(path, header.type === 'dir');
     switch (header.type) {
       case 'dir':
-        await mkdir(path).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== 'EEXIST') throw error;
-        });
+        if (!existed) mkdirSync(path);
         this.dirs.add(rel);
-        await this.metadata(path, header);
+        this.metadata(path, header);
         this.dirTimes.push({ path, mtime: header.mtime });
         return;
       case 'file':
-        await writeFile(path, data);
-        await this.metadata(path, header);
-        await utimes(path, header.mtime, header.mtime);
+        await this.writeFile(path, header, data);
         return;
       case 'symlink':
         if (this.options.confineSymlinks) confineSymlink(header.name, parent, header.linkname);
-        await symlink(header.linkname, path);
-        await this.owner(path, header);
-        await lutimes(path, header.mtime, header.mtime);
+        symlinkSync(header.linkname, path);
+        this.owner(path, header);
+        lutimesSync(path, header.mtime, header.mtime);
         return;
       case 'link': {
         const targetParts = linkParts(header.name, header.linkname);
         if (targetParts.length === 0) throw new PathOutsideRootError(header.name, 'is a hard link to the root');
         await this.ensureParent(header.name, targetParts.slice(0, -1), false);
-        await link(join(this.root, ...targetParts), path).catch((error: NodeJS.ErrnoException) => {
-          throw new InvalidArchiveError(`hard link "${header.name}" to "${header.linkname}": ${error.code ?? error.message}`);
-        });
+        try {
+          linkSync(join(this.root, ...targetParts), path);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? String(error);
+          throw new InvalidArchiveError(`hard link "${header.name}" to "${header.linkname}": ${code}`);
+        }
         return;
       }
       default:
@@ -128,11 +133,11 @@ class Extraction {
       await makeNodes(this.specials.slice(i, i + SPECIALS_PER_PROCESS));
     }
     for (const { path, header } of this.specials) {
-      await this.metadata(path, header);
-      await utimes(path, header.mtime, header.mtime);
+      this.metadata(path, header);
+      utimesSync(path, header.mtime, header.mtime);
     }
-    // Deepest first is not needed: setting a directory's times does not change its parent's.
-    for (const { path, mtime } of this.dirTimes) await utimes(path, mtime, mtime);
+    // Any order: setting a directory's times does not change its parent's.
+    for (const { path, mtime } of this.dirTimes) utimesSync(path, mtime, mtime);
   }
 
   private count(header: TarHeader): void {
@@ -150,11 +155,11 @@ class Extraction {
       rel = rel === '' ? part : `${rel}/${part}`;
       if (this.dirs.has(rel)) continue;
       const path = join(this.root, rel);
-      const stats = await lstat(path).catch(() => undefined);
+      const stats = lstatSync(path, { throwIfNoEntry: false });
       if (stats?.isSymbolicLink()) throw new PathOutsideRootError(entry, `would be written through the symlink "${rel}"`);
       if (stats === undefined) {
         if (!create) throw new InvalidArchiveError(`"${entry}" needs "${rel}", which the archive does not hold`);
-        await mkdir(path, { mode: 0o755 });
+        mkdirSync(path, { mode: 0o755 });
       } else if (!stats.isDirectory()) {
         throw new InvalidArchiveError(`"${entry}" is inside "${rel}", which is not a directory`);
       }
@@ -162,29 +167,60 @@ class Extraction {
     }
   }
 
-  /** Removes what is at `path`, unless both it and the new entry are directories (they merge). */
-  private async clear(path: string, keepDirectory: boolean): Promise<void> {
-    const stats = await lstat(path).catch(() => undefined);
-    if (stats === undefined || (keepDirectory && stats.isDirectory())) return;
-    await rm(path, { recursive: true, force: true });
+  /**
+   * Removes what is at `path`, unless both it and the new entry are directories (they merge).
+   * Returns true when a directory stays.
+   */
+  private clear(path: string, keepDirectory: boolean): boolean {
+    const stats = lstatSync(path, { throwIfNoEntry: false });
+    if (stats === undefined) return false;
+    if (keepDirectory && stats.isDirectory()) return true;
+    rmSync(path, { recursive: true, force: true });
     if (stats.isDirectory()) this.dirs.clear(), this.dirs.add('');
+    return false;
   }
 
-  private async owner(path: string, header: TarHeader): Promise<void> {
+  private ownerOf(header: TarHeader): { uid: number; gid: number } | undefined {
     const owners = this.options.owners;
-    if (owners === 'none') return;
-    const { uid, gid } = owners === 'archive' ? header : owners;
-    await lchown(path, uid, gid);
+    return owners === 'none' ? undefined : owners === 'archive' ? header : owners;
+  }
+
+  private owner(path: string, header: TarHeader): void {
+    const owner = this.ownerOf(header);
+    if (owner) lchownSync(path, owner.uid, owner.gid);
   }
 
   /** Owner, then mode (chown clears setuid bits), then xattrs. */
-  private async metadata(path: string, header: TarHeader): Promise<void> {
-    await this.owner(path, header);
-    await chmod(path, header.mode);
-    for (const [name, value] of header.xattrs) {
-      await setAttribute(path, name, value).catch((error: Error) => {
-        if (!/not supported/i.test(error.message)) throw error;
-      });
+  private metadata(path: string, header: TarHeader): void {
+    this.owner(path, header);
+    chmodSync(path, header.mode);
+    setXattrs(path, header);
+  }
+
+  /** A regular file, written from the archive's data through one descriptor (no path lookups). */
+  private async writeFile(path: string, header: TarHeader, data: AsyncIterable<Buffer>): Promise<void> {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    try {
+      for await (const chunk of data) {
+        for (let at = 0; at < chunk.length; ) at += writeSync(fd, chunk, at);
+      }
+      const owner = this.ownerOf(header);
+      if (owner) fchownSync(fd, owner.uid, owner.gid);
+      fchmodSync(fd, header.mode);
+      futimesSync(fd, header.mtime, header.mtime);
+    } finally {
+      closeSync(fd);
+    }
+    setXattrs(path, header);
+  }
+}
+
+function setXattrs(path: string, header: TarHeader): void {
+  for (const [name, value] of header.xattrs) {
+    try {
+      setAttributeSync(path, name, value);
+    } catch (error) {
+      if (!/not supported/i.test(String(error))) throw error;
     }
   }
 }
@@ -218,16 +254,6 @@ function confineSymlink(entry: string, parent: readonly string[], target: string
     else if (stack.pop() === undefined) {
       throw new PathOutsideRootError(entry, `is a symlink to "${target}", outside the build context`);
     }
-  }
-}
-
-async function writeFile(path: string, data: AsyncIterable<Buffer>): Promise<void> {
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await open(path, flags, 0o600);
-  try {
-    for await (const chunk of data) await handle.write(chunk);
-  } finally {
-    await handle.close();
   }
 }
 

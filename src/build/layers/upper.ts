@@ -13,10 +13,13 @@
  * whiteouts get SOURCE_DATE_EPOCH or 0 (containerd uses the time of the diff, which would make two
  * diffs of one tree differ). Owner names are left empty: ids are what a layer means, and host user
  * names would make the bytes depend on the build machine.
+ *
+ * Metadata syscalls are synchronous: this runs in a build worker process, never on the registry's
+ * event loop, and a thread-pool round trip per lstat costs more than the lstat.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAttribute } from '@napi-rs/xattr';
+import { getAttributeSync } from '@napi-rs/xattr';
 import type { TarHeader } from './tar/format.js';
 
 export interface UpperEntry {
@@ -43,12 +46,12 @@ async function* walk(
   options: WalkOptions,
   links: Map<string, string>,
 ): AsyncGenerator<UpperEntry> {
-  const names = (await readdir(join(root, rel))).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const names = readdirSync(join(root, rel)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const markerTime = options.sourceDateEpoch ?? 0;
   for (const name of names) {
     const path = rel === '' ? name : `${rel}/${name}`;
     const full = join(root, path);
-    const stats = await lstat(full);
+    const stats = lstatSync(full);
     const base = {
       mode: stats.mode & 0o7777,
       uid: stats.uid,
@@ -60,11 +63,11 @@ async function* walk(
       devminor: 0,
       xattrs: NO_XATTRS,
     };
-    if (isWhiteout(stats) || (stats.isFile() && stats.size === 0 && (await overlayFlag(full, 'whiteout')) !== undefined)) {
+    if (isWhiteout(stats) || (stats.isFile() && stats.size === 0 && overlayFlag(full, 'whiteout') !== undefined)) {
       yield { header: { ...marker(rel, `.wh.${name}`, markerTime) } };
     } else if (stats.isDirectory()) {
       yield { header: { ...base, name: `${path}/`, type: 'dir' } };
-      if ((await overlayFlag(full, 'opaque')) === 'y') yield { header: marker(path, '.wh..wh..opq', markerTime) };
+      if (overlayFlag(full, 'opaque') === 'y') yield { header: marker(path, '.wh..wh..opq', markerTime) };
       yield* walk(root, path, options, links);
     } else if (stats.isFile()) {
       const key = `${stats.dev}:${stats.ino}`;
@@ -74,11 +77,11 @@ async function* walk(
         continue;
       }
       if (stats.nlink > 1) links.set(key, path);
-      const capability = await getAttribute(full, 'security.capability').catch(() => null);
+      const capability = xattr(full, 'security.capability');
       const xattrs = capability && capability.length > 0 ? new Map([['security.capability', capability]]) : NO_XATTRS;
       yield { header: { ...base, name: path, type: 'file', size: stats.size, xattrs }, source: full };
     } else if (stats.isSymbolicLink()) {
-      yield { header: { ...base, name: path, type: 'symlink', linkname: await readlink(full) } };
+      yield { header: { ...base, name: path, type: 'symlink', linkname: readlinkSync(full) } };
     } else if (stats.isCharacterDevice() || stats.isBlockDevice()) {
       const { major, minor } = deviceNumbers(stats.rdev);
       const type = stats.isCharacterDevice() ? 'char' : 'block';
@@ -115,12 +118,21 @@ export function isWhiteout(stats: { isCharacterDevice(): boolean; rdev: number }
 }
 
 /** The value of `trusted.overlay.<flag>` or `user.overlay.<flag>`, if either is set. */
-async function overlayFlag(path: string, flag: string): Promise<string | undefined> {
+function overlayFlag(path: string, flag: string): string | undefined {
   for (const prefix of OVERLAY_PREFIXES) {
-    const value = await getAttribute(path, prefix + flag).catch(() => null);
+    const value = xattr(path, prefix + flag);
     if (value) return value.toString('latin1');
   }
   return undefined;
+}
+
+/** An xattr's value, or null when the file has none (or the filesystem has no xattrs). */
+function xattr(path: string, name: string): Buffer | null {
+  try {
+    return getAttributeSync(path, name);
+  } catch {
+    return null;
+  }
 }
 
 /** Linux's dev_t encoding (glibc's gnu_dev_major/minor), for 64-bit numbers given as doubles. */

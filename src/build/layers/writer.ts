@@ -4,8 +4,7 @@
  * bytes (digest) while storing them. No layer is ever held in memory or on disk twice.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { checkCompression, compressor, LAYER_MEDIA_TYPES } from './compression.js';
@@ -13,7 +12,7 @@ import type { BlobSink, LayerDescriptor, LayerOptions, LayerWriter } from './lay
 import { encodeHeader, END_OF_ARCHIVE, padding } from './tar/format.js';
 import { upperEntries, type UpperEntry } from './upper.js';
 
-/** Files up to this size are read whole (one syscall) rather than streamed. */
+/** Files up to this size are read whole, synchronously (this runs in a build worker), not streamed. */
 const SMALL_FILE_BYTES = 256 * 1024;
 
 export class TarLayerWriter implements LayerWriter {
@@ -61,7 +60,7 @@ async function* tarBytes(first: UpperEntry, rest: AsyncIterator<UpperEntry>): As
 async function* fileBytes(path: string, size: number): AsyncGenerator<Buffer> {
   let read = 0;
   if (size <= SMALL_FILE_BYTES) {
-    const bytes = await readFile(path);
+    const bytes = readFileSync(path);
     read = bytes.length;
     if (read === size) yield bytes;
   } else {

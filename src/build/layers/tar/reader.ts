@@ -132,6 +132,14 @@ class ByteReader {
   }
 
   private take(n: number): Buffer {
+    const head = this.chunks[0]!;
+    if (head.length >= n) {
+      // Within one chunk: a view, not a copy (chunks are never written to).
+      if (head.length === n) this.chunks.shift();
+      else this.chunks[0] = head.subarray(n);
+      this.buffered -= n;
+      return head.subarray(0, n);
+    }
     const out = Buffer.allocUnsafe(n);
     let at = 0;
     while (at < n) {
