@@ -107,7 +107,7 @@ describe('COPY', () => {
 
   test('.dockerignore: an excluded Dockerfile is not copied', async () => {
     const matcher = parseDockerignore('Dockerfile\n*.tar*\n*.gz');
-    const names = (await tree(await copy({ sources: ['.'], dest: '/i/', ignore: matcher.ignores }))).map((l) => l.split(' ')[0]);
+    const names = (await tree(await copy({ sources: ['.'], dest: '/i/', ignore: matcher }))).map((l) => l.split(' ')[0]);
     assert.ok(!names.includes('i/Dockerfile') && !names.includes('i/arch.tar') && names.includes('i/a.txt'), names.join());
   });
 
@@ -163,12 +163,17 @@ describe('content digests', () => {
     assert.equal((await contentDigest(spec)).digest, first.digest);
   });
 
+  test('.dockerignore: a file re-included with "!" inside an excluded directory is copied', async () => {
+    const upper = await copy({ sources: ['.'], dest: '/r/', ignore: parseDockerignore('*\n!dir/sub/f') });
+    assert.deepEqual(await tree(upper), ['r d 755 0:0', 'r/dir d 755 0:0', 'r/dir/sub d 755 0:0', 'r/dir/sub/f f 750 0:0']);
+  });
+
   test('excluded and ignored files do not count', async () => {
     const all = await contentDigest({ root: context, sources: ['.'], exclude: [] });
     const excluded = await contentDigest({ root: context, sources: ['.'], exclude: ['*.md'] });
     assert.notEqual(all.digest, excluded.digest);
     assert.ok(!excluded.files.some((f) => f.path === 'c.md'));
-    const ignored = await contentDigest({ root: context, sources: ['.'], exclude: [], ignore: parseDockerignore('*.md').ignores });
+    const ignored = await contentDigest({ root: context, sources: ['.'], exclude: [], ignore: parseDockerignore('*.md') });
     assert.equal(ignored.digest, excluded.digest);
   });
 });

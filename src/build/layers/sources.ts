@@ -13,7 +13,7 @@
 import { lstat, readdir, readlink, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { dockerignoreMatcher } from '../context/dockerignore.js';
+import { dockerignoreMatcher, type DockerignoreMatcher } from '../context/dockerignore.js';
 import { CopySourceNotFoundError, PathOutsideRootError } from './errors.js';
 
 const lstatAsync = promisify(lstat);
@@ -25,8 +25,8 @@ export interface SourceSpec {
   readonly root: string;
   readonly sources: readonly string[];
   readonly exclude: readonly string[];
-  /** `.dockerignore` (context sources only): true for an excluded path. */
-  readonly ignore?: (path: string) => boolean;
+  /** `.dockerignore` (context sources only). */
+  readonly ignore?: Pick<DockerignoreMatcher, 'ignores' | 'mayReinclude'>;
   /** Heredoc names (COPY <<EOF): sources that are inline content, not paths. */
   readonly heredocs?: ReadonlyArray<{ readonly name: string; readonly content: string }>;
 }
@@ -62,10 +62,13 @@ export interface SourcePlan {
 }
 
 export async function planSources(spec: SourceSpec): Promise<SourcePlan> {
-  const ignore = spec.ignore ?? (() => false);
   const exclude = spec.exclude.length > 0 ? dockerignoreMatcher(spec.exclude) : undefined;
   const excluded = (path: string, inside?: string): boolean =>
-    ignore(path) || (exclude !== undefined && (exclude.ignores(path) || (inside !== undefined && exclude.ignores(inside))));
+    spec.ignore?.ignores(path) === true ||
+    exclude?.ignores(path) === true ||
+    (inside !== undefined && exclude?.ignores(inside) === true);
+  // An excluded directory is still walked when a `!` pattern could bring back something inside it.
+  const reincludes = (dir: string): boolean => spec.ignore?.mayReinclude(dir) === true || exclude?.mayReinclude(dir) === true;
   const groups: SourceGroup[] = [];
   let matchedCount = 0;
   for (const source of spec.sources) {
@@ -85,7 +88,7 @@ export async function planSources(spec: SourceSpec): Promise<SourcePlan> {
       const name = match.split('/').pop() ?? '';
       if (stats.isDirectory()) {
         const items: SourceItem[] = [];
-        await walk(spec.root, resolved, '', items, (path, inside) => excluded(path, inside));
+        await walk(spec.root, resolved, '', items, excluded, reincludes);
         groups.push({ source, kind: 'dir', name, items });
       } else {
         const abs = join(spec.root, resolved);
@@ -135,17 +138,21 @@ async function walk(
   inside: string,
   items: SourceItem[],
   excluded: (path: string, inside: string) => boolean,
+  reincludes: (dir: string) => boolean,
 ): Promise<void> {
   const names = (await readdirAsync(join(root, dir))).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   for (const name of names) {
     const path = dir === '' ? name : `${dir}/${name}`;
     const target = inside === '' ? name : `${inside}/${name}`;
-    if (excluded(path, target)) continue;
     const abs = join(root, path);
     const stats = await lstatAsync(abs);
+    if (excluded(path, target)) {
+      if (stats.isDirectory() && reincludes(path)) await walk(root, path, target, items, excluded, reincludes);
+      continue;
+    }
     const link = stats.isSymbolicLink() ? await readlinkAsync(abs) : undefined;
     items.push({ path, abs, target, stats, ...(link !== undefined ? { link } : {}) });
-    if (stats.isDirectory()) await walk(root, path, target, items, excluded);
+    if (stats.isDirectory()) await walk(root, path, target, items, excluded, reincludes);
   }
 }
 
