@@ -15,7 +15,10 @@ import type { LayerDescriptor } from '../../src/build/layers/layers.js';
 import { SnapshotCache } from '../../src/build/layers/snapshots.js';
 import { readTar } from '../../src/build/layers/tar/reader.js';
 import { TarLayerWriter } from '../../src/build/layers/writer.js';
-import { mountOverlay, run, testStore, tarOf, type TestStore } from '../support/layers.js';
+import { copyToUpper } from '../../src/build/layers/copy.js';
+import { withMergedRootfs } from '../../src/build/layers/merged.js';
+import { EMPTY_ROOTFS } from '../../src/build/layers/rootfs.js';
+import { run, testStore, tarOf, type TestStore } from '../support/layers.js';
 import * as zlib from 'node:zlib';
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
@@ -166,14 +169,18 @@ describe('snapshots', () => {
     const cache = new SnapshotCache({ root: await dir('rt-snapshots'), budgetBytes: 1 << 30 });
     const lower = await cache.acquire(baseLayer, store.source);
     const top = await cache.acquire(stepLayer, store.source);
-    const view = await dir('rt-view');
-    const unmount = mountOverlay([lower.dir, top.dir], view);
     try {
-      assert.deepEqual((await readdir(view)).sort(), ['etc', 'keep']);
-      assert.deepEqual(await readdir(join(view, 'etc/conf.d')), ['new']);
-      assert.equal(await readFile(join(view, 'keep'), 'utf8'), 'keep');
+      await withMergedRootfs([lower.dir, top.dir], async (view) => {
+        assert.deepEqual((await readdir(view)).sort(), ['etc', 'keep']);
+        assert.deepEqual(await readdir(join(view, 'etc/conf.d')), ['new']);
+        assert.equal(await readFile(join(view, 'keep'), 'utf8'), 'keep');
+        // COPY --from reads through the same view: the deleted file is not there to copy.
+        const upperDir = await dir('rt-copy');
+        await copyToUpper({ root: view, sources: ['etc'], dest: '/out/', workdir: '/', add: false, exclude: [] }, { upperDir, rootfs: EMPTY_ROOTFS });
+        assert.deepEqual(await readdir(join(upperDir, 'out/conf.d')), ['new']);
+        await assert.rejects(copyToUpper({ root: view, sources: ['gone'], dest: '/', workdir: '/', add: false, exclude: [] }, { upperDir, rootfs: EMPTY_ROOTFS }), /"gone" not found/);
+      });
     } finally {
-      unmount();
       lower.release();
       top.release();
     }

@@ -1,4 +1,4 @@
-/** Helpers for layer tests: a real blob store, tar archives with chosen (hostile) entries, mounts. */
+/** Helpers for layer tests: a real blob store, tar archives with chosen (hostile) entries, commands. */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,12 +67,4 @@ export function run(cmd: string, args: readonly string[], input?: Buffer): strin
     throw new Error(`${cmd} ${args.join(' ')} failed (${result.status ?? result.signal}): ${result.stderr?.toString()}`);
   }
   return result.stdout.toString();
-}
-
-/** Mounts an overlay of `lowerDirs` (lowest first) read-only at `target`; returns the unmount. */
-export function mountOverlay(lowerDirs: readonly string[], target: string): () => void {
-  run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${[...lowerDirs].reverse().join(':')}`, target]);
-  return () => {
-    run('umount', [target]);
-  };
 }

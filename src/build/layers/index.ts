@@ -9,6 +9,7 @@
  *   Step's fields: `{ root: contextDir (or the --from stage's merged rootfs), sources, dest, workdir:
  *   config.workingDir ?? '/', add, chown, chmod, exclude, heredocs, ignore: dockerignore.ignores }`.
  *   With `--link` pass `EMPTY_ROOTFS` (the copy must not depend on what is below).
+ * - `COPY --from`: `withMergedRootfs(stageLowerDirs, (root) => copyToUpper({ root, ... }, target))`.
  * - Cache keys: `contentDigest({ root, sources, exclude, ignore, heredocs })` over the same plan.
  * - Build contexts: src/build/context (extractContext, parseDockerignore).
  */
@@ -19,5 +20,6 @@ export { BlobStoreSink, BlobStoreSource } from './blob-sink.js';
 export { copyToUpper, type CopyOperation, type CopyTarget } from './copy.js';
 export { contentDigest, type ContentDigest, type FileDigest } from './content-digest.js';
 export { layeredRootfs, EMPTY_ROOTFS, type RootfsView } from './rootfs.js';
+export { withMergedRootfs } from './merged.js';
 export { checkCompression, LAYER_MEDIA_TYPES } from './compression.js';
 export * from './errors.js';
