@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getAttribute, setAttribute } from '@napi-rs/xattr';
-import { LayerDigestMismatchError, PathOutsideRootError } from '../../src/build/layers/errors.js';
+import { LayerDigestMismatchError, PathOutsideRootError, UnsupportedUpperError } from '../../src/build/layers/errors.js';
 import type { LayerDescriptor } from '../../src/build/layers/layers.js';
 import { SnapshotCache } from '../../src/build/layers/snapshots.js';
 import { readTar } from '../../src/build/layers/tar/reader.js';
@@ -123,6 +123,17 @@ describe('layer writer', () => {
     assert.match(listing, /bin\/tool2 link to bin\/tool/);
     assert.match(listing, /^lrwxrwxrwx 1000\/2000 .* bin\/alias -> tool$/m);
     assert.match(listing, /^crw-r--r-- 0\/0 +1,3 .* bin\/null$/m);
+  });
+
+  test('an upper directory with overlayfs metacopy or redirect references is refused', async () => {
+    const upper = await dir('metacopy');
+    await writeFile(join(upper, 'f'), '');
+    await setAttribute(join(upper, 'f'), 'trusted.overlay.metacopy', Buffer.alloc(0));
+    await assert.rejects(writer.fromUpperDir(upper, store.sink, { compression: 'gzip' }), /"f" in the upper directory is an overlayfs metacopy reference; mount with metacopy=off/);
+    const redirected = await dir('redirect');
+    await mkdir(join(redirected, 'moved'));
+    await setAttribute(join(redirected, 'moved'), 'trusted.overlay.redirect', '/orig');
+    await assert.rejects(writer.fromUpperDir(redirected, store.sink, { compression: 'gzip' }), UnsupportedUpperError);
   });
 
   test('SOURCE_DATE_EPOCH clamps newer times and keeps older ones; whiteouts get it too', async () => {

@@ -10,7 +10,8 @@ export type LayerErrorKind =
   | 'copy_source_not_found'
   | 'copy_invalid'
   | 'compression_unavailable'
-  | 'layer_digest_mismatch';
+  | 'layer_digest_mismatch'
+  | 'upper_unsupported';
 
 export class LayerError extends Error {
   constructor(
@@ -81,5 +82,18 @@ export class LayerDigestMismatchError extends LayerError {
     readonly actual: string,
   ) {
     super('layer_digest_mismatch', `layer content is ${actual}, expected diffID ${expected}`);
+  }
+}
+
+/**
+ * An upper directory from an overlay mount whose changes are not self-contained (`metacopy=on`
+ * keeps file data in the lower layer, `redirect_dir=on` keeps renamed directories there).
+ */
+export class UnsupportedUpperError extends LayerError {
+  constructor(
+    readonly path: string,
+    feature: 'metacopy' | 'redirect_dir',
+  ) {
+    super('upper_unsupported', `"${path}" in the upper directory is an overlayfs ${feature} reference; mount with ${feature}=off`);
   }
 }

@@ -9,6 +9,8 @@
  *   `.wh..wh..opq` inside it.
  *
  * Both the `trusted.overlay.*` xattrs (root mounts) and `user.overlay.*` (userxattr mounts) count.
+ * An upper directory written with `metacopy=on` or `redirect_dir=on` holds references into the
+ * lower layers rather than the changes themselves; it is refused (mount with both off).
  * Times as containerd writes them: mtime in whole seconds, clamped to SOURCE_DATE_EPOCH when set;
  * whiteouts get SOURCE_DATE_EPOCH or 0 (containerd uses the time of the diff, which would make two
  * diffs of one tree differ). Owner names are left empty: ids are what a layer means, and host user
@@ -20,6 +22,7 @@
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { getAttributeSync } from '@napi-rs/xattr';
+import { UnsupportedUpperError } from './errors.js';
 import type { TarHeader } from './tar/format.js';
 
 export interface UpperEntry {
@@ -66,6 +69,7 @@ async function* walk(
     if (isWhiteout(stats) || (stats.isFile() && stats.size === 0 && overlayFlag(full, 'whiteout') !== undefined)) {
       yield { header: { ...marker(rel, `.wh.${name}`, markerTime) } };
     } else if (stats.isDirectory()) {
+      if (overlayFlag(full, 'redirect') !== undefined) throw new UnsupportedUpperError(path, 'redirect_dir');
       yield { header: { ...base, name: `${path}/`, type: 'dir' } };
       if (overlayFlag(full, 'opaque') === 'y') yield { header: marker(path, '.wh..wh..opq', markerTime) };
       yield* walk(root, path, options, links);
@@ -76,6 +80,7 @@ async function* walk(
         yield { header: { ...base, name: path, type: 'link', linkname: first } };
         continue;
       }
+      if (overlayFlag(full, 'metacopy') !== undefined) throw new UnsupportedUpperError(path, 'metacopy');
       if (stats.nlink > 1) links.set(key, path);
       const capability = xattr(full, 'security.capability');
       const xattrs = capability && capability.length > 0 ? new Map([['security.capability', capability]]) : NO_XATTRS;
