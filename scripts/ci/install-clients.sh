@@ -15,7 +15,8 @@ fi
 # runc is listed explicitly so that podman's "crun | runc" dependency is met by runc: crun fails on this
 # machine (cgroup v1/hybrid). conmon, uidmap and containers-common are hard dependencies and come along.
 # docker-registry is the CNCF distribution reference registry (CAIRN_CLIENT_TARGET=reference).
-PACKAGES=(skopeo podman buildah containerd docker.io runc busybox-static docker-registry)
+# bzip2 and xz-utils decompress ADD's .tar.bz2/.tar.xz archives in the build worker (and its tests).
+PACKAGES=(skopeo podman buildah containerd docker.io runc busybox-static docker-registry bzip2 xz-utils)
 
 missing_packages() {
   local pkg
