@@ -20,7 +20,10 @@ export interface CgroupLimits {
 }
 
 export interface CgroupCounters {
-  /** Processes the kernel's OOM killer ended because of the memory limit. */
+  /**
+   * Times the step ran out of memory: processes the OOM killer ended (v2, where one kill takes the
+   * whole step down), or 1 while the step waits at its limit with the OOM killer turned off (v1).
+   */
   readonly oomKills: number;
   /** Forks refused because of the pids limit. */
   readonly pidsLimitHits: number;
@@ -112,17 +115,29 @@ export class StepCgroup {
     // memory+swap equal to memory: no swap (absent when the kernel does not account swap).
     await writeFile(join(mem, 'memory.memsw.limit_in_bytes'), memory).catch(ignoreMissing);
     await writeFile(join(mem, 'memory.swappiness'), '0').catch(() => undefined);
+    // v1 has no memory.oom.group, and counts OOM kills in the victim's cgroup (runc's, removed
+    // with the container). With the OOM killer off, a step at its limit waits instead, visibly
+    // (under_oom in our cgroup), and the watchdog ends it whole.
+    await writeFile(join(mem, 'memory.oom_control'), '1');
     await writeFile(join(this.dir('pids'), 'pids.max'), String(limits.pids));
   }
 
+  /**
+   * On v2 events count up the hierarchy, so ours has them all, also after runc removed its
+   * cgroup. Where v1 counts a refused fork changed across kernels (the limiting cgroup or the
+   * forking one): both are read while the step runs, and pids.peak in ours tells afterwards.
+   */
   async counters(): Promise<CgroupCounters> {
-    const memoryFile = this.version === 2 ? 'memory.events' : 'memory.oom_control';
-    const oomKills = keyedValue(await readOrEmpty(join(this.dir('memory'), memoryFile)), 'oom_kill');
-    // Where a refused fork is counted changed across kernels (the limiting cgroup or the forking
-    // one): read both ours and runc's inside it.
+    const memory = this.version === 2 ? { file: 'memory.events', key: 'oom_kill' } : { file: 'memory.oom_control', key: 'under_oom' };
+    const oomKills = keyedValue(await readOrEmpty(join(this.dir('memory'), memory.file)), memory.key);
     const pidsDir = this.dir('pids');
     const hits = await Promise.all([pidsDir, join(pidsDir, 'ctr')].map(async (d) => keyedValue(await readOrEmpty(join(d, 'pids.events')), 'max')));
     return { oomKills, pidsLimitHits: Math.max(...hits) };
+  }
+
+  /** Whether the step had as many processes as its limit allows at some point. */
+  async pidsPeakAtLimit(limit: number): Promise<boolean> {
+    return Number(await readOrEmpty(join(this.dir('pids'), 'pids.peak'))) >= limit;
   }
 
   /**
@@ -213,7 +228,7 @@ function parseOwnCgroups(text: string): Map<string, string> {
   const own = new Map<string, string>();
   for (const line of text.split('\n')) {
     const [, controllers, path] = line.split(':');
-    if (!controllers || path === undefined) continue;
+    if (controllers === undefined || path === undefined) continue;
     for (const c of controllers.split(',')) own.set(c, path);
   }
   return own;

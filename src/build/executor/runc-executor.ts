@@ -129,7 +129,8 @@ export class RuncExecutor implements Executor {
     try {
       const [code] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
       await watchdog.stop();
-      const exitCode = code ?? 137;
+      // A step we decided to kill has failed, even if its last process exited 0 before the kill landed.
+      const exitCode = code === null || (code === 0 && watchdog.killedBy) ? 137 : code;
       const killedBy = watchdog.killedBy ?? (exitCode !== 0 ? await watchdog.limitHitAtExit() : undefined);
       if (exitCode === 1 && !killedBy) {
         const failure = await startFailure(log);

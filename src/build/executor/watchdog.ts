@@ -5,8 +5,9 @@
  * no memory.oom.group to take the whole step down). Killing the container's first process with
  * SIGKILL ends everything in its PID namespace at once, fork bombs included.
  *
- * Polling starts quickly and slows down in proportion to what a walk of the upper directory costs,
- * so a step that writes many files spends at most a few percent of a core on being measured.
+ * The cgroup is polled every 100 ms (a few small reads); the upper directory is walked as often
+ * as that, slowed down in proportion to what a walk costs, so a step that writes many files
+ * spends at most a few percent of a core on being measured.
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,9 +18,10 @@ import type { ExecResult, ExecSpec } from './executor.js';
 type KilledBy = NonNullable<ExecResult['killedBy']>;
 
 const FIRST_POLL_MS = 50;
-const MAX_POLL_MS = 2_000;
-/** Poll period as a multiple of the last poll's cost. */
-const POLL_COST_FACTOR = 20;
+const POLL_MS = 100;
+const MAX_DISK_POLL_MS = 2_000;
+/** Time between walks of the upper directory as a multiple of the last walk's cost. */
+const DISK_POLL_COST_FACTOR = 20;
 /** A step still hitting its pids limit after this long is a fork bomb, not a busy `make -j`. */
 const PIDS_GRACE_MS = 1_000;
 
@@ -38,6 +40,7 @@ export class Watchdog {
   private killing: Promise<void> | undefined;
   private pidsHitSince: number | undefined;
   private lastPidsHits = 0;
+  private nextDiskPoll = 0;
 
   constructor(private readonly options: WatchdogOptions) {}
 
@@ -60,12 +63,13 @@ export class Watchdog {
 
   /** After the step ended by itself with a failure: was a limit the cause? */
   async limitHitAtExit(): Promise<KilledBy | undefined> {
+    const { upperDir, limits } = this.options.spec;
     const counters = await this.options.cgroup.counters();
     if (counters.oomKills > 0) return 'memory';
-    const { upperDir, limits } = this.options.spec;
     // RLIMIT_FSIZE stops a single-file filler at the limit (SIGXFSZ), before any poll sees it.
     if ((await layerBytes(upperDir, limits.diskBytes)) > limits.diskBytes) return 'disk';
-    if (counters.pidsLimitHits > 0) return 'pids';
+    // Forks refused: the failure that followed is the limit's doing.
+    if (counters.pidsLimitHits > 0 || (await this.options.cgroup.pidsPeakAtLimit(limits.pids))) return 'pids';
     return undefined;
   }
 
@@ -105,19 +109,23 @@ export class Watchdog {
     this.pollTimer.unref();
   }
 
+  /** The cgroup's counters (a few small reads) every period; the upper directory's size less often. */
   private async poll(): Promise<void> {
-    const began = performance.now();
     const { upperDir, limits } = this.options.spec;
     try {
       const counters = await this.options.cgroup.counters();
       if (counters.oomKills > 0) return this.end('memory');
       if (this.fillsPidsLimit(counters.pidsLimitHits)) return this.end('pids');
-      if ((await layerBytes(upperDir, limits.diskBytes)) > limits.diskBytes) return this.end('disk');
+      if (performance.now() >= this.nextDiskPoll) {
+        const began = performance.now();
+        if ((await layerBytes(upperDir, limits.diskBytes)) > limits.diskBytes) return this.end('disk');
+        const cost = performance.now() - began;
+        this.nextDiskPoll = performance.now() + Math.min(MAX_DISK_POLL_MS, cost * DISK_POLL_COST_FACTOR);
+      }
     } catch {
       // The step may be ending under us (its cgroup going away): the next poll or the exit tells.
     }
-    const cost = performance.now() - began;
-    this.schedulePoll(Math.min(MAX_POLL_MS, Math.max(FIRST_POLL_MS * 2, cost * POLL_COST_FACTOR)));
+    this.schedulePoll(POLL_MS);
   }
 
   private fillsPidsLimit(hits: number): boolean {
