@@ -15,7 +15,9 @@ fi
 # runc is listed explicitly so that podman's "crun | runc" dependency is met by runc: crun fails on this
 # machine (cgroup v1/hybrid). conmon, uidmap and containers-common are hard dependencies and come along.
 # docker-registry is the CNCF distribution reference registry (CAIRN_CLIENT_TARGET=reference).
-PACKAGES=(skopeo podman buildah containerd docker.io runc busybox-static docker-registry)
+# runc and slirp4netns also run the build worker's RUN steps (src/build/executor): slirp4netns gives
+# steps with outbound networking their own network namespace, away from the host's loopback.
+PACKAGES=(skopeo podman buildah containerd docker.io runc slirp4netns busybox-static docker-registry)
 
 missing_packages() {
   local pkg
@@ -34,8 +36,8 @@ install_packages() {
   echo "install-clients: installing" $missing
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # --no-install-recommends keeps out apparmor, fuse-overlayfs, slirp4netns, dbus...: nothing here needs
-  # them (root, kernel overlayfs, --network none). Postinst scripts may try to start dockerd/containerd
+  # --no-install-recommends keeps out apparmor, fuse-overlayfs, dbus...: nothing here needs them (root,
+  # kernel overlayfs, --network none; slirp4netns is listed above for the build worker). Postinst scripts may try to start dockerd/containerd
   # services: there is no init system, so that fails harmlessly or is blocked by policy-rc.d.
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -106,6 +108,6 @@ write_registries_conf
 write_storage_conf
 write_containers_conf
 echo "install-clients: done in $(($(date +%s) - start))s"
-for bin in skopeo podman buildah ctr containerd dockerd runc busybox docker-registry; do
+for bin in skopeo podman buildah ctr containerd dockerd runc slirp4netns busybox docker-registry; do
   command -v "$bin" >/dev/null || { echo "install-clients: $bin missing after install" >&2; exit 1; }
 done
