@@ -5,11 +5,14 @@
  * Used before the container starts (the user's /etc/passwd, which mount points exist) and after
  * it ends (which mount points runc had to create).
  */
-import { lstat, open, readFile } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { readFile as readFileCallback, type Stats } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 
 export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** The callback readFile: one trip to the thread pool, where fs/promises' makes several. */
+const readFile = promisify(readFileCallback);
 
 export function isWhiteout(stats: Stats): boolean {
   return stats.isCharacterDevice() && stats.rdev === 0;
@@ -22,11 +25,11 @@ export class LayeredView {
   /** The entry at `path` (absolute inside the container) and the layer holding it, or undefined. */
   async find(path: string): Promise<{ layer: string; stats: Stats } | undefined> {
     const parts = path.split('/').filter(Boolean);
-    for (const layer of this.layers) {
+    for (const [i, layer] of this.layers.entries()) {
       const hit = await lstatOrUndefined(join(layer, ...parts));
       if (hit) return isWhiteout(hit) ? undefined : { layer, stats: hit };
       // Nothing here; does something on the way down hide the lower layers' entry?
-      if (await this.hidesBelow(layer, parts)) return undefined;
+      if (i < this.layers.length - 1 && (await this.hidesBelow(layer, parts))) return undefined;
     }
     return undefined;
   }

@@ -24,7 +24,7 @@ import { LayeredView } from './layered-view.js';
 import { SLIRP_DNS, startOutboundNetwork, type OutboundNetwork } from './network.js';
 import { seccompProfile, type SeccompProfile } from './seccomp.js';
 import { findMountStubs, removeMountStubs } from './stubs.js';
-import { resolveUser } from './user.js';
+import { resolveUser, type ResolvedUser } from './user.js';
 import { Watchdog } from './watchdog.js';
 
 export interface RuncExecutorOptions {
@@ -58,6 +58,7 @@ export class RuncExecutor implements Executor {
   private readonly cgroupParent: string;
   private readonly outbound: boolean;
   private environment: Promise<Environment> | undefined;
+  private made: Promise<unknown> | undefined;
 
   constructor(options: RuncExecutorOptions = {}) {
     this.runc = options.runc ?? 'runc';
@@ -89,31 +90,42 @@ export class RuncExecutor implements Executor {
     for (const mount of spec.mounts) checkMountTarget(mount.target);
 
     const lowers = [...spec.lowerDirs].reverse();
-    const view = new LayeredView([spec.upperDir, ...lowers]);
-    const [passwd, group] = await Promise.all([view.readFile('/etc/passwd'), view.readFile('/etc/group')]);
-    const user = resolveUser(spec.user, passwd, group);
-    const stubs = await findMountStubs(new LayeredView(lowers), mountTargets(spec.mounts));
-
     const step = new StepResources();
     try {
-      await mkdir(this.bundleRoot, { recursive: true, mode: 0o700 });
-      const bundle = step.add(await mkdtemp(`${this.bundleRoot}/`), (dir) => rm(dir, { recursive: true, force: true }));
-      const workDir = step.add(await mkdtemp(join(dirname(spec.upperDir), `.${basename(spec.upperDir)}.work-`)), (dir) => rm(dir, { recursive: true, force: true }));
-      const network = spec.network === 'outbound' ? step.add(await startOutboundNetwork(this.slirp4netns), (n: OutboundNetwork) => n.close()) : undefined;
-      const paths = await writeBundleFiles(bundle, spec, workDir, network !== undefined);
+      // Everything before `runc run` that does not depend on something else happens at once.
+      await this.directories();
       const id = `cairn-${randomBytes(8).toString('hex')}`;
-      const cgroup = step.add(await env.cgroups.create(id, spec.limits), (c: StepCgroup) => c.remove());
+      const [user, stubs, bundle, workDir, network, cgroup] = await allOrFirstError([
+        this.resolveUser(spec, lowers),
+        findMountStubs(new LayeredView(lowers), mountTargets(spec.mounts)),
+        step.track(mkdtemp(`${this.bundleRoot}/`), removeTree),
+        step.track(mkdtemp(join(dirname(spec.upperDir), `.${basename(spec.upperDir)}.work-`)), removeTree),
+        spec.network === 'outbound' ? step.track(startOutboundNetwork(this.slirp4netns), (n: OutboundNetwork) => n.close()) : Promise.resolve(undefined),
+        step.track(env.cgroups.create(id, spec.limits), (c: StepCgroup) => c.remove()),
+      ]);
+      const paths = await writeBundleFiles(bundle, spec, workDir, network !== undefined);
       const config = ociConfig({ spec, user, paths, cgroupsPath: cgroup.runcPath, networkNamespace: network?.namespacePath, seccomp: env.seccomp });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
 
       const outcome = await this.runContainer(id, bundle, spec, cgroup);
       const result = { ...outcome, durationMs: Math.round(performance.now() - started) };
-      await step.close();
-      await removeMountStubs(spec.upperDir, stubs);
+      await Promise.all([step.close(), removeMountStubs(spec.upperDir, stubs)]);
       return result;
     } finally {
       await step.close();
     }
+  }
+
+  private async resolveUser(spec: ExecSpec, lowers: readonly string[]): Promise<ResolvedUser> {
+    const view = new LayeredView([spec.upperDir, ...lowers]);
+    const [passwd, group] = await Promise.all([view.readFile('/etc/passwd'), view.readFile('/etc/group')]);
+    return resolveUser(spec.user, passwd, group);
+  }
+
+  private directories(): Promise<unknown> {
+    this.made ??= mkdir(this.bundleRoot, { recursive: true, mode: 0o700 });
+    this.made.catch(() => (this.made = undefined));
+    return this.made;
   }
 
   private async runContainer(id: string, bundle: string, spec: ExecSpec, cgroup: StepCgroup): Promise<Omit<ExecResult, 'durationMs'>> {
@@ -157,22 +169,37 @@ export class RuncExecutor implements Executor {
   }
 }
 
-/** Things a step set up, torn down in reverse order, once, whatever happened. */
+/**
+ * Things a step set up, torn down once, whatever happened: all at once, since by then the
+ * container (the only user of them all) has ended.
+ */
 class StepResources {
   private readonly closers: Array<() => Promise<unknown>> = [];
 
-  add<T>(resource: T, close: (resource: T) => Promise<unknown>): T {
+  /** Registers what `creating` makes as soon as it exists, so that a failure elsewhere still frees it. */
+  async track<T>(creating: Promise<T>, close: (resource: T) => Promise<unknown>): Promise<T> {
+    const resource = await creating;
     this.closers.push(() => close(resource));
     return resource;
   }
 
   async close(): Promise<void> {
-    const errors: unknown[] = [];
-    while (this.closers.length > 0) {
-      await this.closers.pop()!().catch((err: unknown) => errors.push(err));
-    }
-    if (errors.length > 0) throw errors[0];
+    const closing = this.closers.splice(0).map((close) => close());
+    const failed = (await Promise.allSettled(closing)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
+}
+
+/** Like Promise.all, but waits for every promise to settle, so nothing is still being created on failure. */
+async function allOrFirstError<T extends readonly unknown[]>(promises: readonly [...{ [K in keyof T]: Promise<T[K]> }]): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+function removeTree(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, force: true });
 }
 
 /** A start failure that is the step's fault, as Docker reports it: 127 not found, 126 not executable. */

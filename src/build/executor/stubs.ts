@@ -19,19 +19,14 @@ export interface MountStubs {
 
 /** Before the run: which of `targets` the root filesystem lacks. `lowers` sees only the lower layers. */
 export async function findMountStubs(lowers: LayeredView, targets: readonly string[]): Promise<MountStubs> {
-  const created = new Set<string>();
-  const parents = new Map<string, { path: string; mode: number; uid: number; gid: number }>();
-  for (const target of targets) {
-    for (let path = target; path !== '/'; path = dirname(path)) {
-      if (created.has(path) || parents.has(path)) continue;
-      const hit = await lowers.find(path);
-      if (!hit) created.add(path);
-      else if (path !== target && hit.stats.isDirectory()) {
-        parents.set(path, { path, mode: hit.stats.mode, uid: hit.stats.uid, gid: hit.stats.gid });
-      }
-    }
-  }
-  return { created: deepestFirst([...created]), parents: deepestFirst([...parents.values()], (p) => p.path) };
+  const paths = new Set<string>();
+  for (const target of targets) for (let path = target; path !== '/'; path = dirname(path)) paths.add(path);
+  const found = await Promise.all([...paths].map(async (path) => ({ path, hit: await lowers.find(path) })));
+  const created = found.filter((f) => !f.hit).map((f) => f.path);
+  const parents = found.flatMap(({ path, hit }) =>
+    hit?.stats.isDirectory() && !targets.includes(path) ? [{ path, mode: hit.stats.mode, uid: hit.stats.uid, gid: hit.stats.gid }] : [],
+  );
+  return { created: deepestFirst(created), parents: deepestFirst(parents, (p) => p.path) };
 }
 
 /** After the run (the overlay is gone): removes the stubs from the upper directory. */

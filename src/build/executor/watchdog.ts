@@ -64,12 +64,12 @@ export class Watchdog {
   /** After the step ended by itself with a failure: was a limit the cause? */
   async limitHitAtExit(): Promise<KilledBy | undefined> {
     const { upperDir, limits } = this.options.spec;
-    const counters = await this.options.cgroup.counters();
+    const counters = this.options.cgroup.counters();
     if (counters.oomKills > 0) return 'memory';
     // RLIMIT_FSIZE stops a single-file filler at the limit (SIGXFSZ), before any poll sees it.
     if ((await layerBytes(upperDir, limits.diskBytes)) > limits.diskBytes) return 'disk';
     // Forks refused: the failure that followed is the limit's doing.
-    if (counters.pidsLimitHits > 0 || (await this.options.cgroup.pidsPeakAtLimit(limits.pids))) return 'pids';
+    if (counters.pidsLimitHits > 0 || this.options.cgroup.pidsPeakAtLimit(limits.pids)) return 'pids';
     return undefined;
   }
 
@@ -113,7 +113,7 @@ export class Watchdog {
   private async poll(): Promise<void> {
     const { upperDir, limits } = this.options.spec;
     try {
-      const counters = await this.options.cgroup.counters();
+      const counters = this.options.cgroup.counters();
       if (counters.oomKills > 0) return this.end('memory');
       if (this.fillsPidsLimit(counters.pidsLimitHits)) return this.end('pids');
       if (performance.now() >= this.nextDiskPoll) {
