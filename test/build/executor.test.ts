@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MountTargetInvalidError, UserNotFoundError } from '../../src/build/executor/errors.js';
+import { ExecutorUnavailableError, MountTargetInvalidError, SandboxStartError, UserNotFoundError } from '../../src/build/executor/errors.js';
+import { RuncExecutor } from '../../src/build/executor/runc-executor.js';
 import { isOpaque } from '../../src/build/executor/layered-view.js';
 import { executorFixture, listTree, type ExecutorFixture } from './executor-support.js';
 
@@ -177,5 +178,21 @@ describe('runc executor: running a step', () => {
     }
     const r = await fx.run('cat /layers/top; ls /layers | wc -l', { lowerDirs: lowers });
     assert.equal(r.stdout.replace(/ +/g, ''), '119\n121\n', r.stderr);
+  });
+
+  test('a bind mount whose source does not exist is a sandbox failure, not a step failure', async () => {
+    await assert.rejects(
+      fx.run('true', { mounts: [{ kind: 'bind', source: join(fx.root, 'missing'), target: '/src', readonly: true }] }),
+      (err: unknown) => err instanceof SandboxStartError && /missing/.test(err.message),
+    );
+  });
+});
+
+describe('runc executor: check', () => {
+  test('names what to install when runc or slirp4netns is missing', async () => {
+    await assert.rejects(new RuncExecutor({ runc: '/nonexistent/runc' }).check(), (err: unknown) => err instanceof ExecutorUnavailableError && err.install === 'apt-get install runc' && /apt-get install runc/.test(err.message));
+    await assert.rejects(new RuncExecutor({ slirp4netns: '/nonexistent/slirp4netns' }).check(), (err: unknown) => err instanceof ExecutorUnavailableError && err.install === 'apt-get install slirp4netns');
+    // Without outbound networking, slirp4netns is not needed; and a failed check is not remembered.
+    await new RuncExecutor({ slirp4netns: '/nonexistent/slirp4netns', outbound: false }).check();
   });
 });
