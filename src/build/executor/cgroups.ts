@@ -70,9 +70,26 @@ export class CgroupHost {
     return new CgroupHost(1, hierarchies, parent);
   }
 
+  /** The step cgroup named `id` (existing or not). */
+  step(id: string): StepCgroup {
+    return new StepCgroup(this.version, this.hierarchies, id, this.version === 2 ? `/${this.parent}/${id}/ctr` : `${this.parent}/${id}/ctr`);
+  }
+
+  /** Names of the step cgroups that exist, in any hierarchy. */
+  stepIds(): string[] {
+    const ids = this.hierarchies.flatMap((h) => {
+      try {
+        return readdirSync(h.base, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      } catch {
+        return [];
+      }
+    });
+    return [...new Set(ids)];
+  }
+
   /** Creates the step's cgroup with its limits set. */
   async create(id: string, limits: CgroupLimits): Promise<StepCgroup> {
-    const cgroup = new StepCgroup(this.version, this.hierarchies, id, this.version === 2 ? `/${this.parent}/${id}/ctr` : `${this.parent}/${id}/ctr`);
+    const cgroup = this.step(id);
     try {
       cgroup.setUp(limits);
     } catch (err) {

@@ -24,6 +24,7 @@ import { LayeredView } from './layered-view.js';
 import { SLIRP_DNS, startOutboundNetwork, type OutboundNetwork } from './network.js';
 import { seccompProfile, type SeccompProfile } from './seccomp.js';
 import { findMountStubs, removeMountStubs } from './stubs.js';
+import { stepId, sweepLeftovers } from './sweep.js';
 import { resolveUser, type ResolvedUser } from './user.js';
 import { Watchdog } from './watchdog.js';
 
@@ -75,7 +76,10 @@ export class RuncExecutor implements Executor {
 
   private ready(): Promise<Environment> {
     this.environment ??= checkEnvironment({ runc: this.runc, slirp4netns: this.outbound ? this.slirp4netns : undefined, cgroupParent: this.cgroupParent }).then(
-      ({ cgroups, arch }) => ({ cgroups, seccomp: seccompProfile(arch) }),
+      async ({ cgroups, arch }) => {
+        await sweepLeftovers({ runc: this.runc, stateDir: this.stateDir, bundleRoot: this.bundleRoot, cgroups });
+        return { cgroups, seccomp: seccompProfile(arch) };
+      },
     );
     // A failed check is not cached: the administrator may install what was missing.
     this.environment.catch(() => (this.environment = undefined));
@@ -94,7 +98,7 @@ export class RuncExecutor implements Executor {
     try {
       // Everything before `runc run` that does not depend on something else happens at once.
       await this.directories();
-      const id = `cairn-${randomBytes(8).toString('hex')}`;
+      const id = stepId(randomBytes(6).toString('hex'));
       const [user, stubs, bundle, workDir, network, cgroup] = await allOrFirstError([
         this.resolveUser(spec, lowers),
         findMountStubs(new LayeredView(lowers), mountTargets(spec.mounts)),
@@ -222,7 +226,8 @@ function checkMountTarget(target: string): void {
 
 /** The bundle's files besides config.json: overlay links, /etc files, secret files. */
 async function writeBundleFiles(bundle: string, spec: ExecSpec, workDir: string, outbound: boolean): Promise<BundlePaths> {
-  await mkdir(join(bundle, 'rootfs'));
+  // Whose bundle this is, for the sweep after a crash (sweep.ts).
+  await Promise.all([mkdir(join(bundle, 'rootfs')), writeFile(join(bundle, 'owner'), String(process.pid))]);
   let lowerLinks: string[];
   if (spec.lowerDirs.length === 0) {
     // overlayfs needs a lower directory: an empty one stands for `scratch`.
