@@ -56,7 +56,7 @@ export function ociConfig(plan: BundlePlan): object {
       },
       // A file larger than the step's whole disk budget cannot be written: this stops a single-file
       // disk filler at the limit exactly, where the executor's polling is only as quick as its period.
-      rlimits: [{ type: 'RLIMIT_FSIZE', soft: spec.limits.diskBytes, hard: spec.limits.diskBytes }],
+      rlimits: Number.isSafeInteger(spec.limits.diskBytes) ? [{ type: 'RLIMIT_FSIZE', soft: spec.limits.diskBytes, hard: spec.limits.diskBytes }] : [],
       noNewPrivileges: true,
     },
     root: { path: 'rootfs', readonly: false },

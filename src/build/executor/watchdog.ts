@@ -18,6 +18,7 @@ import type { ExecResult, ExecSpec } from './executor.js';
 type KilledBy = NonNullable<ExecResult['killedBy']>;
 
 const FIRST_POLL_MS = 50;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const POLL_MS = 100;
 const MAX_DISK_POLL_MS = 2_000;
 /** Time between walks of the upper directory as a multiple of the last walk's cost. */
@@ -46,7 +47,8 @@ export class Watchdog {
 
   start(): void {
     const { limits, signal } = this.options.spec;
-    this.timer = setTimeout(() => this.end('timeout'), limits.timeoutMs);
+    // setTimeout fires at once past 2^31-1 ms; a longer limit is no limit in practice.
+    if (limits.timeoutMs < MAX_TIMER_MS) this.timer = setTimeout(() => this.end('timeout'), limits.timeoutMs);
     signal.addEventListener('abort', this.onAbort, { once: true });
     if (signal.aborted) this.end('cancel');
     this.schedulePoll(FIRST_POLL_MS);
