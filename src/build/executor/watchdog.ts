@@ -17,7 +17,8 @@ import type { ExecResult, ExecSpec } from './executor.js';
 
 type KilledBy = NonNullable<ExecResult['killedBy']>;
 
-const FIRST_POLL_MS = 50;
+/** Most RUN steps are over before this: they are never measured at all. */
+const FIRST_POLL_MS = 250;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const POLL_MS = 100;
 const MAX_DISK_POLL_MS = 2_000;
