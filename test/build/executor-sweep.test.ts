@@ -38,15 +38,21 @@ describe('runc executor: leftovers of a dead worker', () => {
     );
     const worker = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] });
     await once(worker.stdout, 'data');
-    // A live neighbour's step, running while the sweep happens.
-    const live = fx.run('sleep 3; echo live-done', { limits: { timeoutMs: 60_000 } });
-    await new Promise((r) => setTimeout(r, 500));
+    // A live neighbour's step, running until the test lets it finish (a file in a bind mount).
+    const signals = join(fx.root, 'signals');
+    await mkdir(signals);
+    const live = fx.run('while [ ! -e /signals/go ]; do sleep 0.1; done; echo live-done', {
+      mounts: [{ kind: 'bind', source: signals, target: '/signals', readonly: true }],
+    });
+    for (let waited = 0; (await readdir(fx.options.stateDir)).length < 2; waited += 50) {
+      assert.ok(waited < 60_000, 'the live step started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
     worker.kill('SIGKILL');
     await once(worker, 'exit');
-    const containers = await readdir(fx.options.stateDir);
-    assert.equal(containers.length, 2, 'the dead worker container and the live step are running');
 
     await new RuncExecutor(fx.options).check();
+    await writeFile(join(signals, 'go'), '');
 
     const liveResult = await live;
     assert.equal(liveResult.stdout, 'live-done\n');
