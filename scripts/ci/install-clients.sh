@@ -15,8 +15,10 @@ fi
 # runc is listed explicitly so that podman's "crun | runc" dependency is met by runc: crun fails on this
 # machine (cgroup v1/hybrid). conmon, uidmap and containers-common are hard dependencies and come along.
 # docker-registry is the CNCF distribution reference registry (CAIRN_CLIENT_TARGET=reference).
+# runc and slirp4netns also run the build worker's RUN steps (src/build/executor): slirp4netns gives
+# steps with outbound networking their own network namespace, away from the host's loopback.
 # bzip2 and xz-utils decompress ADD's .tar.bz2/.tar.xz archives in the build worker (and its tests).
-PACKAGES=(skopeo podman buildah containerd docker.io runc busybox-static docker-registry bzip2 xz-utils)
+PACKAGES=(skopeo podman buildah containerd docker.io runc slirp4netns busybox-static docker-registry bzip2 xz-utils)
 
 missing_packages() {
   local pkg
@@ -35,8 +37,8 @@ install_packages() {
   echo "install-clients: installing" $missing
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # --no-install-recommends keeps out apparmor, fuse-overlayfs, slirp4netns, dbus...: nothing here needs
-  # them (root, kernel overlayfs, --network none). Postinst scripts may try to start dockerd/containerd
+  # --no-install-recommends keeps out apparmor, fuse-overlayfs, dbus...: nothing here needs them (root,
+  # kernel overlayfs, --network none; slirp4netns is listed above for the build worker). Postinst scripts may try to start dockerd/containerd
   # services: there is no init system, so that fails harmlessly or is blocked by policy-rc.d.
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $missing >/dev/null
@@ -107,6 +109,6 @@ write_registries_conf
 write_storage_conf
 write_containers_conf
 echo "install-clients: done in $(($(date +%s) - start))s"
-for bin in skopeo podman buildah ctr containerd dockerd runc busybox docker-registry; do
+for bin in skopeo podman buildah ctr containerd dockerd runc slirp4netns busybox docker-registry; do
   command -v "$bin" >/dev/null || { echo "install-clients: $bin missing after install" >&2; exit 1; }
 done

@@ -1,0 +1,89 @@
+/**
+ * Shared by the executor's tests: one busybox lower directory per test file, a fresh upper
+ * directory per step, and `runStep` that runs a shell command with generous defaults and
+ * collects its output.
+ */
+import { mkdtemp, mkdir, readdir, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecLimits, ExecMount, ExecResult, ExecSpec } from '../../src/build/executor/executor.js';
+import { RuncExecutor, type RuncExecutorOptions } from '../../src/build/executor/runc-executor.js';
+import { makeBusyboxRootfs } from '../support/busybox-rootfs.js';
+
+export const DEFAULT_LIMITS: ExecLimits = { memoryBytes: 256 * 1024 * 1024, pids: 256, timeoutMs: 60_000, diskBytes: 256 * 1024 * 1024 };
+
+export interface StepOutcome extends ExecResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly upperDir: string;
+}
+
+export interface ExecutorFixture {
+  readonly executor: RuncExecutor;
+  /** Directories and cgroup names of this test process alone, so leak checks see only our own. */
+  readonly options: Required<Pick<RuncExecutorOptions, 'bundleRoot' | 'stateDir' | 'cgroupParent'>>;
+  readonly root: string;
+  readonly lower: string;
+  run(command: string, options?: Partial<Omit<ExecSpec, 'onOutput' | 'upperDir' | 'signal' | 'limits'>> & { limits?: Partial<ExecLimits>; signal?: AbortSignal; mounts?: ExecMount[] }): Promise<StepOutcome>;
+  close(): Promise<void>;
+}
+
+export async function executorFixture(): Promise<ExecutorFixture> {
+  const options = { bundleRoot: `/run/cx-${process.pid}`, stateDir: `/run/cairn-runc-test-${process.pid}`, cgroupParent: `cairn-test-${process.pid}` };
+  const executor = new RuncExecutor(options);
+  await executor.check();
+  const root = await mkdtemp('/tmp/cairn-exec-test-');
+  const lower = join(root, 'lower');
+  await makeBusyboxRootfs(lower);
+  let steps = 0;
+  return {
+    executor,
+    options,
+    root,
+    lower,
+    async run(command, options = {}) {
+      const upperDir = join(root, `upper-${steps++}`);
+      await mkdir(upperDir);
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const result = await executor.run({
+        lowerDirs: [lower],
+        argv: ['/bin/sh', '-c', command],
+        env: ['PATH=/bin'],
+        cwd: '/',
+        user: '',
+        mounts: [],
+        network: 'none',
+        hostname: 'cairn-test',
+        ...options,
+        upperDir,
+        limits: { ...DEFAULT_LIMITS, ...options.limits },
+        signal: options.signal ?? new AbortController().signal,
+        onOutput: (chunk, stream) => (stream === 'stdout' ? out : err).push(chunk),
+      });
+      return { ...result, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), upperDir };
+    },
+    async close() {
+      await rm(root, { recursive: true, force: true });
+      await Promise.all([options.bundleRoot, options.stateDir].map((dir) => rm(dir, { recursive: true, force: true })));
+      await removeCgroupParents(options.cgroupParent);
+    },
+  };
+}
+
+/** Paths in a directory, recursively, relative to it ("a", "a/b"), sorted. */
+export async function listTree(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true });
+  return entries.map(String).sort();
+}
+
+/** Removes the (empty) step cgroup parents named `name`, in every hierarchy. */
+async function removeCgroupParents(name: string): Promise<void> {
+  const walk = async (dir: string, depth: number): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (!e.isDirectory()) continue;
+      if (e.name === name) await rmdir(join(dir, e.name)).catch(() => undefined);
+      else if (depth < 4) await walk(join(dir, e.name), depth + 1);
+    }
+  };
+  await walk('/sys/fs/cgroup', 0);
+}
