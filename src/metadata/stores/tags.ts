@@ -54,6 +54,21 @@ export class TagStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /**
+   * Moves the tag from one manifest to another only while it still points at `fromManifestId`
+   * (a push since wins). Not a push: the tag keeps its push time and pull counts.
+   */
+  async moveIfAt(repositoryId: number, tag: string, fromManifestId: number, toManifestId: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('tags')
+      .set({ manifest_id: toManifestId })
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', tag)
+      .where('manifest_id', '=', fromManifestId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /** Tag names in lexical (byte) order after `last`, at most `limit`. */
   async listNames(repositoryId: number, limit: number, last?: string): Promise<string[]> {
     let query = this.db
