@@ -23,11 +23,13 @@ export async function gatherSnapshot(metadata: Metadata, policies: readonly Rete
     stores.retention.branchPatterns(ids),
     stores.retention.cacheLayerUse(pruned),
   ]);
-  const usage = new Map<number, { form: CacheUsage['form']; pushedAt: Date; layers: Array<{ digest: string; lastFetchedAt: Date | null }> }>();
+  const usage = new Map<number, { form: CacheUsage['form']; pushedAt: Date; layers: Array<CacheUsage['layers'][number]> }>();
   for (const row of layerUse) {
     let u = usage.get(row.manifest_id);
     if (!u) usage.set(row.manifest_id, (u = { form: row.format, pushedAt: row.pushed_at, layers: [] }));
-    u.layers.push({ digest: row.digest, lastFetchedAt: row.last_fetched_at });
+    // Positions are the cacheconfig's indexes, 0…n-1 (parents refer to them).
+    if (row.position !== u.layers.length) throw new Error(`cache of manifest ${row.manifest_id}: layer position ${row.position} out of order`);
+    u.layers.push({ digest: row.digest, parent: row.parent, lastFetchedAt: row.last_fetched_at });
   }
   const blobsOf = new Map<number, string[]>();
   const blobSizes = new Map<string, number>();

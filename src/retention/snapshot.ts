@@ -17,13 +17,16 @@ export interface TagFacts {
   readonly blobs: readonly string[];
 }
 
-/** What the pruning rule judges a cache by: its form, its push, and when each layer was last fetched. */
+/** What the pruning rule judges a cache by: its form, its push, its layer chains and when each blob was last fetched. */
 export interface CacheUsage {
   readonly form: 'image-manifest' | 'index' | 'inline';
   /** When the cache (this manifest) was pushed: a layer never fetched counts from here. */
   readonly pushedAt: Date;
-  /** Distinct layer blobs of the cacheconfig. */
-  readonly layers: ReadonlyArray<{ readonly digest: string; readonly lastFetchedAt: Date | null }>;
+  /**
+   * The cacheconfig's `layers[]`, in document order: each entry's blob, its parent's index (-1 for
+   * a base layer) and when its blob was last fetched from the cache's repository (null: never).
+   */
+  readonly layers: ReadonlyArray<{ readonly digest: string; readonly parent: number; readonly lastFetchedAt: Date | null }>;
 }
 
 export interface UntaggedManifest {

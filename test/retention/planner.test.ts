@@ -281,10 +281,17 @@ test('every decision names its rule and gives a reason', () => {
 
 describe('pruning inside a cache (prune.unusedDays)', () => {
   const L = (n: number) => `sha256:${String(n).padStart(64, 'f')}`;
-  /** A cache pushed `pushedDaysAgo`, with layer n last fetched `fetched[n]` days ago (null: never). */
-  function cached(t: string, fetched: Array<number | null>, extra: Partial<Omit<TagFacts, 'tag'>> & { imported?: Date | null; pushedDaysAgo?: number; form?: 'image-manifest' | 'index' | 'inline' } = {}): TagFacts {
-    const { pushedDaysAgo = 100, form = 'image-manifest', imported, ...rest } = extra;
-    const layers = fetched.map((days, n) => ({ digest: L(n), lastFetchedAt: days === null ? null : daysAgo(days) }));
+  /**
+   * A cache pushed `pushedDaysAgo`, with layer n last fetched `fetched[n]` days ago (null: never); every
+   * layer a base layer unless `parents` says otherwise (cacheconfig indexes, -1 for none).
+   */
+  function cached(
+    t: string,
+    fetched: Array<number | null>,
+    extra: Partial<Omit<TagFacts, 'tag'>> & { imported?: Date | null; pushedDaysAgo?: number; form?: 'image-manifest' | 'index' | 'inline'; parents?: number[]; blobs?: string[] } = {},
+  ): TagFacts {
+    const { pushedDaysAgo = 100, form = 'image-manifest', imported, parents, ...rest } = extra;
+    const layers = fetched.map((days, n) => ({ digest: L(n), parent: parents?.[n] ?? -1, lastFetchedAt: days === null ? null : daysAgo(days) }));
     return tag(t, { ...rest, cache: { lastImportedAt: imported ?? null, usage: { form, pushedAt: daysAgo(pushedDaysAgo), layers } } });
   }
   const pruning = (input: Partial<PolicyInput> = {}) => policy({ protect: { branches: [] }, prune: { unusedDays: 30 }, ...input });
@@ -300,7 +307,7 @@ describe('pruning inside a cache (prune.unusedDays)', () => {
     assert.equal(decisions['cache-a']!.action, 'rewrite');
     assert.equal(decisions['cache-a']!.rule, 'prune-unused');
     assert.deepEqual(decisions['cache-a']!.unusedLayers, [L(1), L(2)]);
-    assert.match(decisions['cache-a']!.reason, /^2 of 3 layers unused for 30 d \(1 never fetched, the rest not since /);
+    assert.match(decisions['cache-a']!.reason, /^2 of 3 layers unused for 30 d \(1 never used, the rest not since 2026-05-02T12:00:00.000Z; cache pushed /);
     assert.equal(decisions['cache-fresh']!.action, 'keep');
     assert.equal(decisions['cache-used']!.action, 'keep');
     assert.equal(decisions['cache-used']!.unusedLayers, undefined);
@@ -357,6 +364,40 @@ describe('pruning inside a cache (prune.unusedDays)', () => {
     assert.deepEqual(verdicts(decisions), { 'cache-a': 'keep:keep-pushed-within', 'cache-back': 'keep:keep-pushed-within' });
     const alone = plan([pruning({ delete: { branchGone: { graceHours: 0 } } })], snapshot(tags, { branches: [gone('back', daysAgo(3))] }), NOW);
     assert.deepEqual(verdicts(alone), { 'cache-a': 'rewrite:prune-unused', 'cache-back': 'rewrite:prune-unused' });
+  });
+
+  test('a layer counts as used when a layer stacked on it was fetched (a base layer comes with the FROM image, not from the cache)', () => {
+    // 0 ← 1 ← 2 and 0 ← 3: the base 0 never fetched from the cache repository, 2 fetched yesterday.
+    const parents = [-1, 0, 1, 0];
+    const decisions = byTag(plan([pruning()], snapshot([
+      cached('cache-chain', [null, null, 1, null], { parents }),
+      cached('cache-middle', [null, 1, null, null], { parents }),
+      cached('cache-none', [null, null, null, null], { parents }),
+    ]), NOW));
+    assert.deepEqual(decisions['cache-chain']!.unusedLayers, [L(3)], 'only the branch nothing was fetched from');
+    assert.deepEqual(decisions['cache-middle']!.unusedLayers, [L(2), L(3)], 'what sits on the fetched layer is not used by fetching it');
+    assert.deepEqual(decisions['cache-none']!.unusedLayers, [L(0), L(1), L(2), L(3)]);
+  });
+
+  test('a blob at two places in the cacheconfig is used when either place is', () => {
+    const tags = [{
+      ...tag('cache-twice'),
+      cache: {
+        lastImportedAt: null,
+        usage: {
+          form: 'image-manifest' as const,
+          pushedAt: daysAgo(100),
+          layers: [
+            { digest: L(0), parent: -1, lastFetchedAt: null },
+            { digest: L(1), parent: 0, lastFetchedAt: daysAgo(1) },
+            { digest: L(9), parent: -1, lastFetchedAt: null },
+            { digest: L(1), parent: 2, lastFetchedAt: daysAgo(1) },
+            { digest: L(5), parent: 2, lastFetchedAt: null },
+          ],
+        },
+      },
+    }];
+    assert.deepEqual(plan([pruning()], snapshot(tags), NOW)[0]!.unusedLayers, [L(5)]);
   });
 
   test('the clock is injected: the same facts a day later name more layers', () => {

@@ -31,7 +31,9 @@ export interface CacheLayerUseRow {
   manifest_id: number;
   format: 'image-manifest' | 'index' | 'inline';
   pushed_at: Date;
+  position: number;
   digest: string;
+  parent: number;
   last_fetched_at: Date | null;
 }
 
@@ -237,20 +239,20 @@ export class RetentionStore {
   }
 
   /**
-   * Per layer blob of each tagged, parsed cache of the repositories: when it was last fetched
-   * (null: never), with the cache's form and push time — what the pruning rule judges.
+   * The layer entries (cacheconfig order) of each tagged, parsed cache of the repositories: blob,
+   * parent, when the blob was last fetched for that cache (null: never), with the cache's form and
+   * push time — what the pruning rule judges.
    */
   async cacheLayerUse(repositoryIds: readonly number[]): Promise<CacheLayerUseRow[]> {
     if (repositoryIds.length === 0) return [];
     const { rows } = await sql<CacheLayerUseRow>`
-      SELECT c.manifest_id, c.format, c.pushed_at, l.digest, max(f.last_fetched_at) AS last_fetched_at
+      SELECT c.manifest_id, c.format, c.pushed_at, l.position, l.digest, l.parent, f.last_fetched_at
       FROM cache_entries c
       JOIN cache_layers l ON l.cache_id = c.id
       LEFT JOIN cache_layer_fetches f ON f.cache_id = c.id AND f.digest = l.digest
       WHERE c.repository_id = ANY(${[...repositoryIds]}::bigint[]) AND c.parsed
         AND EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = c.manifest_id)
-      GROUP BY c.manifest_id, c.format, c.pushed_at, l.digest
-      ORDER BY c.manifest_id, l.digest`.execute(this.db);
+      ORDER BY c.manifest_id, l.position`.execute(this.db);
     return rows;
   }
 
