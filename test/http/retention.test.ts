@@ -374,3 +374,24 @@ describeOnEachDatabase('retention over real BuildKit caches', (ctx) => {
     assert.equal((await api(ctx.base, 'GET', '/repositories/ci/nothing/cache-usage')).status, 404);
   });
 });
+
+describeOnEachDatabase(
+  'retention with CAIRN_DELETES=false',
+  (ctx) => {
+    test('clients cannot delete over /v2/; retention still applies the admin\'s policies (README, Deletes)', async () => {
+      const repo = 'team/frozen';
+      await pushImage(ctx.base, repo, 'pr-1', [randomBlob(64)]);
+      const refused = await http('DELETE', `${ctx.base}/v2/${repo}/manifests/pr-1`);
+      assert.equal(refused.status, 405, refused.text());
+      assert.equal(refused.json().errors[0].code, 'UNSUPPORTED');
+      const policy = await api(ctx.base, 'PUT', '/retention/policies/prs', { repositories: [repo], tags: { kind: 'glob', patterns: ['pr-*'] }, delete: { unusedForDays: 1 / 86_400 } });
+      assert.equal(policy.status, 200, policy.text());
+      await sleep(1_100);
+      const applied = await api(ctx.base, 'POST', '/retention/runs', { policy: 'prs' });
+      assert.equal(applied.status, 201, applied.text());
+      assert.equal(applied.json().runs[0].tagsDeleted, 1);
+      assert.equal((await http('GET', `${ctx.base}/v2/${repo}/manifests/pr-1`)).status, 404);
+    });
+  },
+  { env: { CAIRN_DELETES: 'false' } },
+);
