@@ -93,6 +93,8 @@ export function createRetention(metadata: Metadata, registry: Registry, metrics:
   const retention = new RetentionService({
     metadata,
     manifests: registry.manifests,
+    blobs: registry.blobs,
+    uploads: registry.uploads,
     repositories: registry.repositories,
     metrics: new RetentionMetrics(metrics.registry),
     logger,
@@ -109,7 +111,9 @@ export function createRetention(metadata: Metadata, registry: Registry, metrics:
 
 /**
  * Everything `cairn retention` needs, in-process (no HTTP): the database, the registry services
- * (deletes go through them, so the GC triggers fire), retention. Blob bytes are never read.
+ * (deletes go through them, so the GC triggers fire), retention, and the cache indexer (a cache
+ * the pruning rule rewrites is indexed as a push is). The only blobs read are the cacheconfigs of
+ * caches to rewrite.
  */
 export async function openRetention(config: CairnConfig, logger: Logger): Promise<{ retention: RetentionService; close(): Promise<void> }> {
   const database = await openDatabase(databaseConnection(config));
@@ -118,7 +122,9 @@ export async function openRetention(config: CairnConfig, logger: Logger): Promis
   const storage = await createStorage(config, logger);
   const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount, deletes: config.deletes });
   const { Metrics } = await import('./metrics.js');
-  const { retention } = createRetention(metadata, registry, new Metrics(), logger, config);
+  const metrics = new Metrics();
+  registry.manifests.onPush(new CacheIndexer(metadata, registry.blobs, metrics, logger, () => undefined).onPush);
+  const { retention } = createRetention(metadata, registry, metrics, logger, config);
   return {
     retention,
     async close() {

@@ -8,12 +8,12 @@ import pino from 'pino';
 import { openRetention } from '../app.js';
 import type { CairnConfig } from '../config/config.js';
 import { SYSTEM } from '../metadata/stores/audit.js';
-import type { Plan, Run } from '../retention/service.js';
+import { planView, type Plan, type Run } from '../retention/service.js';
 
 export async function retentionPlan(config: CairnConfig, policy: string | undefined, json: boolean): Promise<void> {
   await withRetention(config, async (retention) => {
     const plan = await retention.plan(policy);
-    process.stdout.write(json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : describePlan(plan));
+    process.stdout.write(json ? `${JSON.stringify(planView(plan), null, 2)}\n` : describePlan(plan));
   });
 }
 
@@ -35,23 +35,16 @@ async function withRetention(config: CairnConfig, use: (retention: Awaited<Retur
   }
 }
 
-function planJson(plan: Plan) {
-  return {
-    decisions: plan.decisions.map(({ manifestId: _id, ...d }) => d),
-    manifests: plan.manifests.map(({ repository, digest }) => ({ repository, digest })),
-    bytesFreed: plan.bytesFreed,
-    blobsFreed: plan.blobsFreed,
-  };
-}
-
 function describePlan(plan: Plan): string {
-  const lines = plan.decisions.map((d) => `${d.action === 'delete' ? 'delete' : 'keep  '} ${d.repository}${d.tag === null ? `@${d.digest}` : `:${d.tag}`}  [${d.policy}/${d.rule}] ${d.reason}`);
+  const lines = plan.decisions.map((d) => `${d.action.padEnd(8)}${d.repository}${d.tag === null ? `@${d.digest}` : `:${d.tag}`}  [${d.policy}/${d.rule}] ${d.reason}`);
   const deletes = plan.decisions.filter((d) => d.action === 'delete').length;
-  lines.push(`${deletes} to delete, ${plan.manifests.length} manifests removed; ${plan.bytesFreed} bytes in ${plan.blobsFreed} blobs freed`);
+  lines.push(`${deletes} to delete, ${plan.rewrites.length} to rewrite, ${plan.manifests.length} manifests removed; ${plan.bytesFreed} bytes in ${plan.blobsFreed} blobs freed`);
   return `${lines.join('\n')}\n`;
 }
 
 function describeRun(run: Run): string {
-  const head = `run ${run.id} (${run.policy}): ${run.tagsDeleted} tags, ${run.manifestsDeleted} manifests deleted; ${run.bytesFreed} bytes in ${run.blobsFreed} blobs left for the garbage collector${run.error ? `; FAILED: ${run.error}` : ''}`;
-  return `${[head, ...run.deleted.map((d) => `  deleted ${d.repository}${d.tag === null ? `@${d.digest}` : `:${d.tag}`}  [${d.rule}] ${d.reason}`)].join('\n')}\n`;
+  const head = `run ${run.id} (${run.policy}): ${run.tagsDeleted} tags, ${run.manifestsDeleted} manifests deleted, ${run.tagsRewritten} caches rewritten; ${run.bytesFreed} bytes in ${run.blobsFreed} blobs left for the garbage collector${run.error ? `; FAILED: ${run.error}` : ''}`;
+  const deleted = run.deleted.map((d) => `  deleted ${d.repository}${d.tag === null ? `@${d.digest}` : `:${d.tag}`}  [${d.rule}] ${d.reason}`);
+  const rewritten = run.rewritten.map((r) => `  rewrote ${r.repository}:${r.tag} ${r.digest} → ${r.rewrittenDigest}  [${r.rule}] ${r.reason}`);
+  return `${[head, ...deleted, ...rewritten].join('\n')}\n`;
 }

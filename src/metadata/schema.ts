@@ -231,6 +231,8 @@ export interface RetentionRunsTable {
   bytes_freed: number;
   blobs_freed: number;
   deleted: ColumnType<unknown[], string, string>;
+  tags_rewritten: Generated<number>;
+  rewritten: ColumnType<unknown[], string | undefined, string>;
   error: string | null;
 }
 

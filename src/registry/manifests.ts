@@ -230,6 +230,18 @@ export class ManifestService {
     return row !== undefined && (await this.metadata.stores.tags.deleteIfAt(repositoryId, tag, row.id));
   }
 
+  /**
+   * Retention's rewrites: points the tag at the stored manifest `to` only while it still points
+   * at `from`, keeping its push time (a rewrite is not a push). False when the tag has moved or
+   * gone, or either manifest is missing.
+   */
+  async retag(name: string, tag: string, from: string, to: string): Promise<boolean> {
+    const repositoryId = await this.repositories.find(name);
+    if (repositoryId === undefined) return false;
+    const [a, b] = await Promise.all([this.findByDigest(repositoryId, from), this.findByDigest(repositoryId, to)]);
+    return a !== undefined && b !== undefined && (await this.metadata.stores.tags.moveIfAt(repositoryId, tag, a.id, b.id));
+  }
+
   /** Deletes a manifest only while it is orphaned (no tag, no index lists it). False when it is referenced or gone. */
   async deleteOrphaned(name: string, digest: string): Promise<boolean> {
     const repositoryId = await this.repositories.find(name);

@@ -5,6 +5,7 @@ export class RetentionMetrics {
   readonly runs: Counter<'policy' | 'trigger' | 'outcome'>;
   readonly tagsDeleted: Counter<'policy'>;
   readonly manifestsDeleted: Counter<'policy'>;
+  readonly tagsRewritten: Counter<'policy'>;
   readonly bytesFreed: Counter<'policy'>;
 
   constructor(registry: Registry) {
@@ -18,6 +19,12 @@ export class RetentionMetrics {
     this.manifestsDeleted = new Counter({
       name: 'cairn_retention_manifests_deleted_total',
       help: 'Manifests deleted by retention (untagged, or untagged by the run), by policy',
+      labelNames: ['policy'] as const,
+      registers: [registry],
+    });
+    this.tagsRewritten = new Counter({
+      name: 'cairn_retention_tags_rewritten_total',
+      help: 'Cache tags rewritten without their unused layers (prune.unusedDays), by policy',
       labelNames: ['policy'] as const,
       registers: [registry],
     });

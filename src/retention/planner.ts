@@ -13,13 +13,16 @@
  *   4. a delete rule (unused for D days) → delete
  *   5. the repository's byte budget → delete the least recently imported, until under it
  *   6. otherwise → keep ("no-rule")
+ *   7. kept and not protected, with `prune` and cache layers unused for D days → rewrite
+ *      (the cache without those layers; src/retention/prune.ts)
  * Untagged manifests (no tag, no parent index) of a governed repository older than D → delete.
  */
 import { matchesPattern } from '../auth/patterns.js';
 import { globMatches } from '../cache/branches.js';
 import { applyBudget, BUDGET_RULE } from './budget.js';
 import type { RetentionPolicy, TagSelector } from './policy.js';
-import { rulesOf, type Rule, type RuleContext } from './rules.js';
+import { PRUNE_RULE, unusedLayers } from './prune.js';
+import { PROTECTING_RULES, rulesOf, type Rule, type RuleContext } from './rules.js';
 import type { BranchState, Snapshot, TagFacts } from './snapshot.js';
 
 export interface Decision {
@@ -29,9 +32,11 @@ export interface Decision {
   readonly tag: string | null;
   readonly digest: string;
   readonly manifestId: number;
-  readonly action: 'delete' | 'keep';
+  readonly action: 'delete' | 'keep' | 'rewrite';
   readonly rule: string;
   readonly reason: string;
+  /** For a rewrite: the layer blobs unused for the policy's D days (the rewrite drops them and what stands on them). */
+  readonly unusedLayers?: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -72,7 +77,9 @@ export function plan(policies: readonly RetentionPolicy[], snapshot: Snapshot, n
     for (const { policy, verdicts } of judged) {
       for (const [tag, v] of verdicts) {
         const final = v.action === 'undecided' ? { action: 'keep' as const, rule: 'no-rule', reason: 'no delete rule applies' } : v;
-        decisions.push({ policy: policy.name, repository, tag: tag.tag, digest: tag.digest, manifestId: tag.manifestId, ...final });
+        const base = { policy: policy.name, repository, tag: tag.tag, digest: tag.digest, manifestId: tag.manifestId };
+        const prune = final.action === 'keep' && policy.prune && !PROTECTING_RULES.has(final.rule) ? unusedLayers(tag, policy.prune.unusedDays, now) : undefined;
+        decisions.push(prune ? { ...base, action: 'rewrite', rule: PRUNE_RULE, reason: prune.reason, unusedLayers: prune.digests } : { ...base, ...final });
       }
     }
   }

@@ -37,6 +37,11 @@ export interface RetentionPolicy {
     readonly untaggedOlderThanDays?: number;
     readonly maxBytesPerRepository?: number;
   };
+  /**
+   * Opt-in: a kept cache (image-manifest form, not protected) whose layers include ones no one
+   * fetched for this many days is rewritten without them (src/retention/prune.ts).
+   */
+  readonly prune?: { readonly unusedDays: number };
   /** Runs on its own every this many seconds; null: only on demand. */
   readonly intervalSeconds: number | null;
 }
@@ -75,6 +80,7 @@ export interface PolicyInput {
   readonly protect?: { readonly branches?: readonly string[]; readonly tags?: readonly string[] };
   readonly keep?: RetentionPolicy['keep'];
   readonly delete?: RetentionPolicy['delete'];
+  readonly prune?: RetentionPolicy['prune'];
   readonly intervalSeconds?: number | null;
 }
 
@@ -86,6 +92,7 @@ export function policyFrom(name: string, input: PolicyInput): RetentionPolicy {
     protect: { branches: [...(input.protect?.branches ?? DEFAULT_PROTECTED_BRANCHES)], tags: [...(input.protect?.tags ?? [])] },
     keep: { ...input.keep },
     delete: { ...input.delete },
+    ...(input.prune ? { prune: { ...input.prune } } : {}),
     intervalSeconds: input.intervalSeconds ?? null,
   };
 }

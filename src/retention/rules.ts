@@ -41,6 +41,9 @@ function perTag(name: string, judge: (tag: TagFacts, ctx: RuleContext) => string
 const iso = (d: Date) => d.toISOString();
 const ageDays = (now: Date, then: Date) => (now.getTime() - then.getTime()) / DAY_MS;
 
+/** Rules whose keep means "leave it as it is": nothing deletes or rewrites what they keep. */
+export const PROTECTING_RULES: ReadonlySet<string> = new Set(['protected-branch', 'protected-tag']);
+
 export function protectedBranchRule(globs: readonly string[]): Rule {
   return perTag('protected-branch', (tag) => {
     if (tag.branch === null) return undefined;

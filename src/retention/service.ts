@@ -7,13 +7,17 @@ import type { Logger } from 'pino';
 import type { AuditActor } from '../metadata/stores/audit.js';
 import type { Metadata } from '../metadata/stores/index.js';
 import type { DoomedManifest, PolicyRow, RunRow } from '../metadata/stores/retention.js';
+import type { BlobService } from '../registry/blobs.js';
 import type { ManifestService } from '../registry/manifests.js';
 import type { Repositories } from '../registry/repositories.js';
+import type { UploadService } from '../registry/uploads.js';
 import { PolicyInvalidError, PolicyNotFoundError, RunInProgressError, RunNotFoundError } from './errors.js';
 import type { RetentionMetrics } from './metrics.js';
 import { plan, type Decision } from './planner.js';
 import { definitionOf, policyFrom, validatePolicy, type PolicyInput, type RetentionPolicy } from './policy.js';
 import { gatherSnapshot } from './facts.js';
+import { PRUNE_RULE } from './prune.js';
+import { CacheRewriter, type Rewrite } from './rewrites.js';
 
 /** A run that outlives this is presumed dead; another replica may then take the policy. */
 const LEASE_SECONDS = 15 * 60;
@@ -26,8 +30,10 @@ export interface StoredPolicy extends RetentionPolicy {
 
 export interface Plan {
   readonly decisions: Decision[];
-  /** Manifests the plan deletes: untagged ones, and those its tag deletes leave unreferenced. */
+  /** Manifests the plan deletes: untagged ones, and those its tag deletes and rewrites leave unreferenced. */
   readonly manifests: DoomedManifest[];
+  /** The caches the plan rewrites (the decisions with action `rewrite`), computed from their cacheconfigs. */
+  readonly rewrites: Rewrite[];
   readonly bytesFreed: number;
   readonly blobsFreed: number;
   /** Digests of the blobs counted in bytesFreed (a run checks them again after applying). */
@@ -42,6 +48,16 @@ export interface DeletedItem {
   readonly reason: string;
 }
 
+export interface RewrittenItem {
+  readonly repository: string;
+  readonly tag: string;
+  /** The manifest the tag pointed at. */
+  readonly digest: string;
+  readonly rewrittenDigest: string;
+  readonly rule: string;
+  readonly reason: string;
+}
+
 export interface Run {
   readonly id: number;
   readonly policy: string | null;
@@ -52,20 +68,26 @@ export interface Run {
   readonly finishedAt: Date | null;
   readonly tagsDeleted: number;
   readonly manifestsDeleted: number;
+  readonly tagsRewritten: number;
   /** Bytes of blobs no manifest names any more after the run (checked after applying). */
   readonly bytesFreed: number;
   readonly blobsFreed: number;
   readonly deleted: DeletedItem[];
+  readonly rewritten: RewrittenItem[];
   readonly error: string | null;
 }
 
 export type Trigger = RunRow['trigger'];
 
 export class RetentionService {
+  private readonly rewriter: CacheRewriter;
+
   constructor(
     private readonly deps: {
       metadata: Metadata;
       manifests: ManifestService;
+      blobs: BlobService;
+      uploads: UploadService;
       repositories: Repositories;
       metrics: RetentionMetrics;
       logger: Logger;
@@ -73,7 +95,9 @@ export class RetentionService {
       owner: string;
       now?: () => Date;
     },
-  ) {}
+  ) {
+    this.rewriter = new CacheRewriter(deps);
+  }
 
   private get store() {
     return this.deps.metadata.stores.retention;
@@ -110,13 +134,38 @@ export class RetentionService {
     const all = await this.policies();
     if (name !== undefined && !all.some((p) => p.name === name)) throw new PolicyNotFoundError(name);
     const { snapshot, repositoryIds } = await gatherSnapshot(this.deps.metadata, all);
-    const decisions = plan(all, snapshot, this.now()).filter((d) => name === undefined || d.policy === name);
+    const planned = plan(all, snapshot, this.now()).filter((d) => name === undefined || d.policy === name);
+    const { decisions, rewrites } = await this.prepareRewrites(planned);
     const deletes = decisions.filter((d) => d.action === 'delete');
+    // A rewritten tag leaves its manifest as a deleted tag would, except for the layers it keeps.
+    const untagged = [...deletes.filter((d) => d.tag !== null), ...rewrites].map((d) => ({ repositoryId: repositoryIds.get(d.repository)!, tag: d.tag! }));
     const impact = await this.store.impact(
-      deletes.filter((d) => d.tag !== null).map((d) => ({ repositoryId: repositoryIds.get(d.repository)!, tag: d.tag! })),
+      untagged,
       deletes.filter((d) => d.tag === null).map((d) => d.manifestId),
+      rewrites.flatMap((r) => r.kept),
     );
-    return { decisions, manifests: impact.doomed, bytesFreed: impact.bytesFreed, blobsFreed: impact.blobsFreed, freed: impact.freed };
+    return { decisions, manifests: impact.doomed, rewrites, bytesFreed: impact.bytesFreed, blobsFreed: impact.blobsFreed, freed: impact.freed };
+  }
+
+  /** Reads each cache to rewrite; one that cannot be rewritten is kept as it is, saying why. */
+  private async prepareRewrites(decisions: Decision[]): Promise<{ decisions: Decision[]; rewrites: Rewrite[] }> {
+    const rewrites: Rewrite[] = [];
+    const out: Decision[] = [];
+    for (const d of decisions) {
+      if (d.action !== 'rewrite' || d.tag === null) {
+        out.push(d);
+        continue;
+      }
+      const prepared = await this.rewriter.prepare({ ...d, tag: d.tag });
+      if (typeof prepared === 'string') {
+        const { unusedLayers: _unused, ...rest } = d;
+        out.push({ ...rest, action: 'keep', rule: PRUNE_RULE, reason: `not rewritten: ${prepared}` });
+        continue;
+      }
+      rewrites.push(prepared);
+      out.push({ ...d, reason: `${d.reason}; ${prepared.blobsDropped.length} blobs and ${prepared.records.before - prepared.records.after} of ${prepared.records.before} records dropped, rewritten as ${prepared.to}` });
+    }
+    return { decisions: out, rewrites };
   }
 
   /**
@@ -176,6 +225,7 @@ export class RetentionService {
     const { metrics, logger, manifests, metadata } = this.deps;
     const id = await this.store.startRun(policy, trigger, actor);
     const deleted: DeletedItem[] = [];
+    const rewritten: RewrittenItem[] = [];
     let tagsDeleted = 0;
     let manifestsDeleted = 0;
     let freed = { bytes: 0, blobs: 0 };
@@ -189,15 +239,25 @@ export class RetentionService {
           deleted.push({ repository: d.repository, tag: d.tag, digest: d.digest, rule: d.rule, reason: d.reason });
         }
       }
+      // Before the manifests below are deleted: a rewrite leaves its old manifest untagged.
+      for (const r of planned.rewrites) {
+        if (await this.rewriter.apply(r)) {
+          rewritten.push({ repository: r.repository, tag: r.tag, digest: r.from, rewrittenDigest: r.to, rule: r.rule, reason: r.reason });
+        }
+      }
+      const rewrittenFrom = new Map(rewritten.map((r) => [`${r.repository}\u0000${r.digest}`, r]));
       const untaggedBy = new Map(planned.decisions.filter((d) => d.tag === null && d.action === 'delete').map((d) => [d.manifestId, d]));
       for (const m of planned.manifests) {
         if (!(await manifests.deleteOrphaned(m.repository, m.digest))) continue;
         manifestsDeleted++;
         const decision = untaggedBy.get(m.id);
+        const rewrite = rewrittenFrom.get(`${m.repository}\u0000${m.digest}`);
         deleted.push(
           decision
             ? { repository: m.repository, tag: null, digest: m.digest, rule: decision.rule, reason: decision.reason }
-            : { repository: m.repository, tag: null, digest: m.digest, rule: 'unreferenced', reason: m.depth === 0 ? 'its last tag was deleted by this run' : 'child of an index deleted by this run' },
+            : rewrite
+              ? { repository: m.repository, tag: null, digest: m.digest, rule: rewrite.rule, reason: `its tag ${rewrite.tag} now points at the rewritten cache ${rewrite.rewrittenDigest}` }
+              : { repository: m.repository, tag: null, digest: m.digest, rule: 'unreferenced', reason: m.depth === 0 ? 'its last tag was deleted by this run' : 'child of an index deleted by this run' },
         );
       }
       freed = await this.store.unreferenced(planned.freed);
@@ -205,20 +265,40 @@ export class RetentionService {
       error = (err as Error).message;
       logger.error({ err, policy }, 'retention run failed');
     }
-    await this.store.finishRun(id, { tagsDeleted, manifestsDeleted, bytesFreed: freed.bytes, blobsFreed: freed.blobs, deleted, error });
+    const tagsRewritten = rewritten.length;
+    await this.store.finishRun(id, { tagsDeleted, manifestsDeleted, tagsRewritten, bytesFreed: freed.bytes, blobsFreed: freed.blobs, deleted, rewritten, error });
     await metadata.stores.audit.record({
       actor,
       action: 'retention.run',
       target: policy,
-      details: { run: id, trigger, tagsDeleted, manifestsDeleted, bytesFreed: freed.bytes, blobsFreed: freed.blobs, ...(error ? { error } : {}) },
+      details: { run: id, trigger, tagsDeleted, manifestsDeleted, tagsRewritten, bytesFreed: freed.bytes, blobsFreed: freed.blobs, ...(error ? { error } : {}) },
     });
     metrics.runs.inc({ policy, trigger, outcome: error ? 'failed' : 'ok' });
     metrics.tagsDeleted.inc({ policy }, tagsDeleted);
     metrics.manifestsDeleted.inc({ policy }, manifestsDeleted);
+    metrics.tagsRewritten.inc({ policy }, tagsRewritten);
     metrics.bytesFreed.inc({ policy }, freed.bytes);
-    logger.info({ policy, trigger, run: id, tagsDeleted, manifestsDeleted, bytesFreed: freed.bytes }, 'retention run');
+    logger.info({ policy, trigger, run: id, tagsDeleted, manifestsDeleted, tagsRewritten, bytesFreed: freed.bytes }, 'retention run');
     return this.findRun(id);
   }
+}
+
+/** A plan as the API's GET /retention/plan and `cairn retention plan --json` show it. */
+export function planView(plan: Plan) {
+  return {
+    decisions: plan.decisions.map(({ policy, repository, tag, digest, action, rule, reason }) => ({ policy, repository, tag, digest, action, rule, reason })),
+    manifests: plan.manifests.map(({ repository, digest }) => ({ repository, digest })),
+    rewrites: plan.rewrites.map((r) => ({
+      repository: r.repository,
+      tag: r.tag,
+      digest: r.from,
+      rewrittenDigest: r.to,
+      blobsDropped: [...r.blobsDropped],
+      records: { ...r.records },
+    })),
+    bytesFreed: plan.bytesFreed,
+    blobsFreed: plan.blobsFreed,
+  };
 }
 
 function storedPolicy(row: PolicyRow): StoredPolicy {
@@ -230,6 +310,7 @@ function storedPolicy(row: PolicyRow): StoredPolicy {
     protect: d.protect,
     keep: d.keep,
     delete: d.delete,
+    ...(d.prune ? { prune: d.prune } : {}),
     intervalSeconds: row.interval_seconds,
     nextRunAt: row.next_run_at,
     createdAt: row.created_at,
@@ -247,9 +328,11 @@ function runView(row: RunRow): Run {
     finishedAt: row.finished_at,
     tagsDeleted: row.tags_deleted,
     manifestsDeleted: row.manifests_deleted,
+    tagsRewritten: row.tags_rewritten,
     bytesFreed: row.bytes_freed,
     blobsFreed: row.blobs_freed,
     deleted: row.deleted as DeletedItem[],
+    rewritten: row.rewritten as RewrittenItem[],
     error: row.error,
   };
 }

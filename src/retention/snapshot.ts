@@ -10,11 +10,23 @@ export interface TagFacts {
   readonly pushedAt: Date;
   readonly lastPulledAt: Date | null;
   /** Set when the tag's manifest is in the BuildKit cache index. */
-  readonly cache: { readonly lastImportedAt: Date | null } | null;
+  readonly cache: { readonly lastImportedAt: Date | null; readonly usage?: CacheUsage } | null;
   /** The branch the tag names (cache settings' pattern or the default ones), if any. */
   readonly branch: string | null;
   /** Digests of every blob the tag holds: its manifest's and its index children's. */
   readonly blobs: readonly string[];
+}
+
+/** What the pruning rule judges a cache by: its form, its push, its layer chains and when each blob was last fetched. */
+export interface CacheUsage {
+  readonly form: 'image-manifest' | 'index' | 'inline';
+  /** When the cache (this manifest) was pushed: a layer never fetched counts from here. */
+  readonly pushedAt: Date;
+  /**
+   * The cacheconfig's `layers[]`, in document order: each entry's blob, its parent's index (-1 for
+   * a base layer) and when its blob was last fetched from the cache's repository (null: never).
+   */
+  readonly layers: ReadonlyArray<{ readonly digest: string; readonly parent: number; readonly lastFetchedAt: Date | null }>;
 }
 
 export interface UntaggedManifest {

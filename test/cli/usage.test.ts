@@ -212,5 +212,5 @@ test('retention plan|apply on the embedded database: an unknown policy is one li
   assert.deepEqual(JSON.parse(applied.stdout), { runs: [] });
   const planned = await cairn(['retention', 'plan', '--json', '--data-dir', dataDir]);
   assert.equal(planned.status, 0, planned.stderr);
-  assert.deepEqual(JSON.parse(planned.stdout), { decisions: [], manifests: [], bytesFreed: 0, blobsFreed: 0 });
+  assert.deepEqual(JSON.parse(planned.stdout), { decisions: [], manifests: [], rewrites: [], bytesFreed: 0, blobsFreed: 0 });
 });

@@ -74,6 +74,10 @@ describeOnEachDatabase('retention policies and branches', (ctx) => {
     assert.ok(new Date(replaced.json().nextRunAt).getTime() > Date.now() + 3000_000);
     assert.deepEqual((await api(ctx.base, 'GET', '/retention/policies/nightly')).json().tags, { kind: 'glob', patterns: ['cache-*'] });
     assert.deepEqual((await api(ctx.base, 'GET', '/retention/policies')).json().policies.map((p: { name: string }) => p.name), ['nightly']);
+    assert.equal((await api(ctx.base, 'GET', '/retention/policies/nightly')).json().prune, undefined, 'no prune unless asked for');
+    const pruning = await api(ctx.base, 'PUT', '/retention/policies/nightly', { ...body, prune: { unusedDays: 14 } });
+    assert.equal(pruning.status, 200, pruning.text());
+    assert.deepEqual((await api(ctx.base, 'GET', '/retention/policies/nightly')).json().prune, { unusedDays: 14 });
 
     for (const [bad, why] of [
       [{ repositories: ['team/**'], tags: { kind: 'regex', pattern: '^(a+)+$' } }, /backtrack/],
@@ -82,6 +86,9 @@ describeOnEachDatabase('retention policies and branches', (ctx) => {
       [{ repositories: ['team/**'], keep: { newestTags: 0 } }, /./],
       [{ repositories: ['team/**'], delete: { unusedForDays: 'soon' } }, /./],
       [{ repositories: ['team/**'], extra: true }, /./],
+      [{ repositories: ['team/**'], prune: { unusedDays: 0 } }, /unusedDays/],
+      [{ repositories: ['team/**'], prune: {} }, /unusedDays/],
+      [{ repositories: ['team/**'], prune: { unusedDays: 7, records: true } }, /additional properties/],
     ] as const) {
       const response = await api(ctx.base, 'PUT', '/retention/policies/bad', bad);
       assert.equal(response.status, 400, JSON.stringify(bad));
@@ -206,6 +213,24 @@ describeOnEachDatabase('retention plan and run: exact bytes', (ctx) => {
     const all = (await api(ctx.base, 'GET', '/retention/plan')).json();
     assert.equal(all.bytesFreed, planned.bytesFreed);
     assert.equal((await api(ctx.base, 'GET', '/retention/plan?policy=nope')).status, 404);
+    // POST /retention/plan answers the issue's shape exactly: the same decisions and bytes, nothing more.
+    for (const body of [{ policy: 'caches' }, {}]) {
+      const posted = await api(ctx.base, 'POST', '/retention/plan', body);
+      assert.equal(posted.status, 200, posted.text());
+      assert.deepEqual(
+        posted.json(),
+        {
+          decisions: planned.decisions.map(({ repository, tag, digest, action, rule, reason }) => ({ repository, tag, digest, action, rule, reason })),
+          bytesFreed: planned.bytesFreed,
+          blobsFreed: planned.blobsFreed,
+        },
+        JSON.stringify(body),
+      );
+    }
+    const unknownPolicy = await api(ctx.base, 'POST', '/retention/plan', { policy: 'nope' });
+    assert.equal(unknownPolicy.status, 404);
+    assert.equal(unknownPolicy.json().error.code, 'not_found');
+    assert.equal((await api(ctx.base, 'POST', '/retention/plan', { policy: 'caches', dryRun: false })).json().error.code, 'invalid_request');
     // A dry run changes nothing.
     assert.equal((await http('GET', `${ctx.base}/v2/team/app/manifests/cache-gone`)).status, 200);
   });
@@ -349,3 +374,24 @@ describeOnEachDatabase('retention over real BuildKit caches', (ctx) => {
     assert.equal((await api(ctx.base, 'GET', '/repositories/ci/nothing/cache-usage')).status, 404);
   });
 });
+
+describeOnEachDatabase(
+  'retention with CAIRN_DELETES=false',
+  (ctx) => {
+    test('clients cannot delete over /v2/; retention still applies the admin\'s policies (README, Deletes)', async () => {
+      const repo = 'team/frozen';
+      await pushImage(ctx.base, repo, 'pr-1', [randomBlob(64)]);
+      const refused = await http('DELETE', `${ctx.base}/v2/${repo}/manifests/pr-1`);
+      assert.equal(refused.status, 405, refused.text());
+      assert.equal(refused.json().errors[0].code, 'UNSUPPORTED');
+      const policy = await api(ctx.base, 'PUT', '/retention/policies/prs', { repositories: [repo], tags: { kind: 'glob', patterns: ['pr-*'] }, delete: { unusedForDays: 1 / 86_400 } });
+      assert.equal(policy.status, 200, policy.text());
+      await sleep(1_100);
+      const applied = await api(ctx.base, 'POST', '/retention/runs', { policy: 'prs' });
+      assert.equal(applied.status, 201, applied.text());
+      assert.equal(applied.json().runs[0].tagsDeleted, 1);
+      assert.equal((await http('GET', `${ctx.base}/v2/${repo}/manifests/pr-1`)).status, 404);
+    });
+  },
+  { env: { CAIRN_DELETES: 'false' } },
+);

@@ -11,15 +11,12 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { http, type TestResponse } from '../support/http.js';
 import { sha256 } from '../support/oci.js';
-import type { StartedCairn } from '../support/registry.js';
-import { SERVER_BUCKET, operations, s3Target, testStorage } from '../support/s3.js';
 import { describeOnEachDatabase } from '../support/suite.js';
 import { fixtureBlob, fixtureManifest, pushFixture, referencedDigests, type FixtureManifest } from '../cache-api/support.js';
+import { storedBytes } from './storage.js';
 
 const SECRET = 'e2e-github-secret';
 const REPOSITORY = 'e2e/app';
@@ -46,34 +43,6 @@ function githubDelete(base: string, branch: string, secret: string): Promise<Tes
     },
     body,
   });
-}
-
-/** Bytes the server's blob storage holds, read from the storage itself (not from Cairn). */
-async function storedBytes(server: StartedCairn): Promise<number> {
-  if (testStorage() === 's3') {
-    assert.ok(server.logs.some((line) => line.includes('"storage":"s3"')), 'the server reports S3 storage');
-    const target = s3Target();
-    assert.ok(target, 'CAIRN_TEST_STORAGE=s3 needs CAIRN_TEST_S3_ENDPOINT');
-    const ops = operations(target, SERVER_BUCKET);
-    try {
-      let total = 0;
-      for await (const object of ops.list(`${basename(server.dataDir)}/`)) total += object.size;
-      return total;
-    } finally {
-      await ops.client.close();
-    }
-  }
-  return treeBytes(join(server.dataDir, 'blobs'));
-}
-
-async function treeBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) total += await treeBytes(path);
-    else if (entry.isFile()) total += (await stat(path)).size;
-  }
-  return total;
 }
 
 /** The manifest by tag and every blob it names, each checked against its digest. */

@@ -278,3 +278,132 @@ test('every decision names its rule and gives a reason', () => {
     assert.ok(d.rule.length > 0 && d.reason.length > 0, JSON.stringify(d));
   }
 });
+
+describe('pruning inside a cache (prune.unusedDays)', () => {
+  const L = (n: number) => `sha256:${String(n).padStart(64, 'f')}`;
+  /**
+   * A cache pushed `pushedDaysAgo`, with layer n last fetched `fetched[n]` days ago (null: never); every
+   * layer a base layer unless `parents` says otherwise (cacheconfig indexes, -1 for none).
+   */
+  function cached(
+    t: string,
+    fetched: Array<number | null>,
+    extra: Partial<Omit<TagFacts, 'tag'>> & { imported?: Date | null; pushedDaysAgo?: number; form?: 'image-manifest' | 'index' | 'inline'; parents?: number[]; blobs?: string[] } = {},
+  ): TagFacts {
+    const { pushedDaysAgo = 100, form = 'image-manifest', imported, parents, ...rest } = extra;
+    const layers = fetched.map((days, n) => ({ digest: L(n), parent: parents?.[n] ?? -1, lastFetchedAt: days === null ? null : daysAgo(days) }));
+    return tag(t, { ...rest, cache: { lastImportedAt: imported ?? null, usage: { form, pushedAt: daysAgo(pushedDaysAgo), layers } } });
+  }
+  const pruning = (input: Partial<PolicyInput> = {}) => policy({ protect: { branches: [] }, prune: { unusedDays: 30 }, ...input });
+  const byTag = (decisions: Decision[]) => Object.fromEntries(decisions.map((d) => [d.tag, d]));
+
+  test('layers not fetched for D days, and never-fetched ones counted from the cache\'s push, are named for the rewrite', () => {
+    const decisions = byTag(plan([pruning()], snapshot([
+      cached('cache-a', [1, 40, null]),                       // one used, one stale, one never fetched since an old push
+      cached('cache-fresh', [null, null], { pushedDaysAgo: 3 }), // never fetched, but pushed 3 days ago: too young to judge
+      cached('cache-used', [2, 29]),                           // everything fetched within 30 days
+      cached('cache-edge', [30]),                              // exactly D days: unused, as unusedForDays counts
+    ]), NOW));
+    assert.equal(decisions['cache-a']!.action, 'rewrite');
+    assert.equal(decisions['cache-a']!.rule, 'prune-unused');
+    assert.deepEqual(decisions['cache-a']!.unusedLayers, [L(1), L(2)]);
+    assert.match(decisions['cache-a']!.reason, /^2 of 3 layers unused for 30 d \(1 never used, the rest not since 2026-05-02T12:00:00.000Z; cache pushed /);
+    assert.equal(decisions['cache-fresh']!.action, 'keep');
+    assert.equal(decisions['cache-used']!.action, 'keep');
+    assert.equal(decisions['cache-used']!.unusedLayers, undefined);
+    assert.equal(decisions['cache-edge']!.action, 'rewrite');
+  });
+
+  test('without prune nothing is rewritten; only image-manifest caches are (index form and inline skipped), and tags that are not caches never', () => {
+    const tags = [cached('cache-a', [null]), cached('cache-index', [null], { form: 'index' }), cached('cache-inline', [null], { form: 'inline' }), tag('v1', { cache: null })];
+    assert.ok(plan([policy({ protect: { branches: [] }, tags: { kind: 'all' } })], snapshot(tags), NOW).every((d) => d.action === 'keep'));
+    assert.deepEqual(verdicts(plan([pruning({ tags: { kind: 'all' } })], snapshot(tags), NOW)), {
+      'cache-a': 'rewrite:prune-unused',
+      'cache-index': 'keep:no-rule',
+      'cache-inline': 'keep:no-rule',
+      v1: 'keep:no-rule',
+    });
+  });
+
+  test('protected tags are never rewritten (branch or tag protection), though their layers are unused', () => {
+    const tags = [cached('cache', [null]), cached('cache-main', [null]), cached('cache-pinned', [null]), cached('cache-x', [null])];
+    const decisions = plan([pruning({ protect: { branches: ['default', 'main'], tags: ['cache-pinned'] } })], snapshot(tags), NOW);
+    assert.deepEqual(verdicts(decisions), {
+      cache: 'keep:protected-branch',
+      'cache-main': 'keep:protected-branch',
+      'cache-pinned': 'keep:protected-tag',
+      'cache-x': 'rewrite:prune-unused',
+    });
+  });
+
+  test('a tag another rule deletes is not also rewritten (branch gone, unused, byte budget); a tag a keep rule keeps is', () => {
+    const tags = [
+      cached('cache-gone', [null]),
+      cached('cache-stale', [null], { imported: daysAgo(90) }),
+      cached('cache-kept', [null], { imported: daysAgo(2) }),
+      cached('cache-big', [5, null], { imported: daysAgo(20), blobs: ['sha256:big'] }),
+    ];
+    const decisions = plan(
+      [pruning({ keep: { importedWithinDays: 7 }, delete: { branchGone: { graceHours: 0 }, unusedForDays: 60, maxBytesPerRepository: 10 } })],
+      snapshot(tags, { branches: [gone('gone', daysAgo(1))], sizes: { 'sha256:big': 100 } }),
+      NOW,
+    );
+    assert.deepEqual(verdicts(decisions), {
+      'cache-gone': 'delete:branch-gone',
+      'cache-stale': 'delete:unused-for',
+      'cache-kept': 'rewrite:prune-unused',
+      'cache-big': 'delete:byte-budget',
+    });
+    for (const d of decisions) if (d.action === 'delete') assert.equal(d.unusedLayers, undefined);
+  });
+
+  test('only the policy that governs a tag prunes it; a branch that came back is pruned, not deleted', () => {
+    const tags = [cached('cache-a', [null]), cached('cache-back', [null], { pushedAt: daysAgo(1) })];
+    const first = policy({ keep: { pushedWithinDays: 1000 } }, 'a-keep-only');
+    const decisions = plan([pruning({ delete: { branchGone: { graceHours: 0 } } }), first], snapshot(tags, { branches: [gone('back', daysAgo(3))] }), NOW);
+    assert.deepEqual(verdicts(decisions), { 'cache-a': 'keep:keep-pushed-within', 'cache-back': 'keep:keep-pushed-within' });
+    const alone = plan([pruning({ delete: { branchGone: { graceHours: 0 } } })], snapshot(tags, { branches: [gone('back', daysAgo(3))] }), NOW);
+    assert.deepEqual(verdicts(alone), { 'cache-a': 'rewrite:prune-unused', 'cache-back': 'rewrite:prune-unused' });
+  });
+
+  test('a layer counts as used when a layer stacked on it was fetched (a base layer comes with the FROM image, not from the cache)', () => {
+    // 0 ← 1 ← 2 and 0 ← 3: the base 0 never fetched from the cache repository, 2 fetched yesterday.
+    const parents = [-1, 0, 1, 0];
+    const decisions = byTag(plan([pruning()], snapshot([
+      cached('cache-chain', [null, null, 1, null], { parents }),
+      cached('cache-middle', [null, 1, null, null], { parents }),
+      cached('cache-none', [null, null, null, null], { parents }),
+    ]), NOW));
+    assert.deepEqual(decisions['cache-chain']!.unusedLayers, [L(3)], 'only the branch nothing was fetched from');
+    assert.deepEqual(decisions['cache-middle']!.unusedLayers, [L(2), L(3)], 'what sits on the fetched layer is not used by fetching it');
+    assert.deepEqual(decisions['cache-none']!.unusedLayers, [L(0), L(1), L(2), L(3)]);
+  });
+
+  test('a blob at two places in the cacheconfig is used when either place is', () => {
+    const tags = [{
+      ...tag('cache-twice'),
+      cache: {
+        lastImportedAt: null,
+        usage: {
+          form: 'image-manifest' as const,
+          pushedAt: daysAgo(100),
+          layers: [
+            { digest: L(0), parent: -1, lastFetchedAt: null },
+            { digest: L(1), parent: 0, lastFetchedAt: daysAgo(1) },
+            { digest: L(9), parent: -1, lastFetchedAt: null },
+            { digest: L(1), parent: 2, lastFetchedAt: daysAgo(1) },
+            { digest: L(5), parent: 2, lastFetchedAt: null },
+          ],
+        },
+      },
+    }];
+    assert.deepEqual(plan([pruning()], snapshot(tags), NOW)[0]!.unusedLayers, [L(5)]);
+  });
+
+  test('the clock is injected: the same facts a day later name more layers', () => {
+    const tags = [cached('cache-a', [29, 10])];
+    assert.equal(plan([pruning()], snapshot(tags), NOW)[0]!.action, 'keep');
+    const later = plan([pruning()], snapshot(tags), new Date(NOW.getTime() + DAY));
+    assert.deepEqual(later[0]!.unusedLayers, [L(0)]);
+  });
+});

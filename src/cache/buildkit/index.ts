@@ -20,3 +20,6 @@ export {
 } from './graph.js';
 export { serializeCacheConfig, sha256Digest } from './wire.js';
 export { parseTimeNs } from './time.js';
+export {
+  pruneCacheConfig, pruneCacheManifest, type PruneManifestInput, type PruneManifestResult, type PruneResult, type PruneSummary,
+} from './prune.js';

@@ -78,6 +78,15 @@ export const policyBody = {
         maxBytesPerRepository: { type: 'integer', minimum: 0, description: 'byte budget per repository; beyond it the least recently imported go first' },
       },
     },
+    prune: {
+      type: 'object',
+      required: ['unusedDays'],
+      additionalProperties: false,
+      properties: { unusedDays: { ...days, description: 'layers no one fetched for D days (never fetched: counted from the cache\'s push)' } },
+      description:
+        'opt-in: a cache the policy keeps (image-manifest form, not protected) whose layers include ones unused for D days is rewritten ' +
+        'without them, the layers stacked on them, the results naming them and the records left useless',
+    },
     intervalSeconds: { type: ['integer', 'null'], minimum: 10, maximum: 31536000, description: 'run on its own every N seconds; null (default): on demand only' },
   },
 } as const;
@@ -144,7 +153,7 @@ const storedTagSelector = {
 } as const;
 const optional = (properties: Record<string, object>) => ({ type: 'object', additionalProperties: false, properties }) as const;
 
-export const policy = record({
+const storedPolicy = record({
   name: string,
   repositories: strings,
   tags: storedTagSelector,
@@ -156,20 +165,38 @@ export const policy = record({
     untaggedOlderThanDays: { type: 'number' },
     maxBytesPerRepository: integer,
   }),
+  prune: { ...record({ unusedDays: { type: 'number' } }), description: 'present when the policy rewrites caches without their unused layers' },
   intervalSeconds: { type: ['integer', 'null'] },
   nextRunAt: nullableDateTime,
   createdAt: dateTime,
   updatedAt: dateTime,
 });
+/** `prune` is the one optional property: a policy without it never rewrites. */
+export const policy = { ...storedPolicy, required: storedPolicy.required.filter((k) => k !== 'prune') } as const;
 export const policies = record({ policies: { type: 'array', items: policy } });
+
+const action = { enum: ['delete', 'keep', 'rewrite'], description: 'rewrite: the cache is kept, rewritten without its unused layers (prune)' } as const;
+const bytesFreed = { type: 'integer', description: 'bytes of blobs no manifest anywhere would name any more (a rewritten cache\'s dropped layers and old cacheconfig included)' } as const;
 
 export const plan = record({
   decisions: {
     type: 'array',
-    items: record({ policy: string, repository: string, tag: nullableString, digest: string, action: { enum: ['delete', 'keep'] }, rule: string, reason: string }),
+    items: record({ policy: string, repository: string, tag: nullableString, digest: string, action, rule: string, reason: string }),
   },
-  manifests: { type: 'array', items: record({ repository: string, digest: string }), description: 'manifests the plan deletes: untagged ones and those its tag deletes leave unreferenced' },
-  bytesFreed: { type: 'integer', description: 'bytes of blobs no manifest anywhere would name any more' },
+  manifests: { type: 'array', items: record({ repository: string, digest: string }), description: 'manifests the plan deletes: untagged ones and those its tag deletes and rewrites leave unreferenced' },
+  rewrites: {
+    type: 'array',
+    description: 'the caches the plan rewrites: the manifest the tag points at, the rewritten one, the layer blobs it no longer names',
+    items: record({ repository: string, tag: string, digest: string, rewrittenDigest: string, blobsDropped: strings, records: record({ before: integer, after: integer }) }),
+  },
+  bytesFreed,
+  blobsFreed: integer,
+});
+
+/** POST /retention/plan: the answer the issue specifies, nothing more. */
+export const planAnswer = record({
+  decisions: { type: 'array', items: record({ repository: string, tag: nullableString, digest: string, action, rule: string, reason: string }) },
+  bytesFreed,
   blobsFreed: integer,
 });
 
@@ -182,9 +209,11 @@ export const run = record({
   finishedAt: nullableDateTime,
   tagsDeleted: integer,
   manifestsDeleted: integer,
+  tagsRewritten: integer,
   bytesFreed: { type: 'integer', description: 'bytes of blobs no manifest names any more after the run, left for the garbage collector' },
   blobsFreed: integer,
   deleted: { type: 'array', items: record({ repository: string, tag: nullableString, digest: string, rule: string, reason: string }) },
+  rewritten: { type: 'array', items: record({ repository: string, tag: string, digest: string, rewrittenDigest: string, rule: string, reason: string }) },
   error: nullableString,
 });
 export const runs = record({ runs: { type: 'array', items: run } });

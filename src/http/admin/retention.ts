@@ -10,7 +10,7 @@
  */
 import type { BranchLifecycle, BranchView, GitMapping } from '../../retention/branches.js';
 import type { PolicyInput } from '../../retention/policy.js';
-import type { Plan, RetentionService, Run } from '../../retention/service.js';
+import { planView, type RetentionService, type Run } from '../../retention/service.js';
 import { auditActor } from './api-auth.js';
 import { defineRoute, type AdminRoute } from './route.js';
 import * as r from './retention-schemas.js';
@@ -87,6 +87,30 @@ export function retentionRoutes(retention: RetentionService, lifecycle: BranchLi
       status: 200,
       errors: ['policy_not_found'],
       handler: async ({ query }) => planView(await retention.plan(query.policy)),
+    }),
+    defineRoute<Record<string, never>, Record<string, never>, PolicyChoice, { bytesFreed: number; blobsFreed: number }>({
+      method: 'POST',
+      path: '/retention/plan',
+      operationId: 'planRetentionPost',
+      tag: 'retention',
+      summary: 'The dry run of one policy ({"policy": NAME}) or of all ({}): each decision with its rule and reason, and the exact bytes and blobs no manifest would name any more; nothing is changed',
+      description: 'The answer is exactly {"decisions":[{"repository","tag","digest","action","rule","reason"}],"bytesFreed","blobsFreed"}; GET /retention/plan also names each decision\'s policy, the manifests deleted and the caches rewritten.',
+      access: 'admin',
+      schema: { body: r.planBody, response: r.planAnswer },
+      status: 200,
+      errors: ['policy_not_found'],
+      handler: async ({ body }) => {
+        const plan = await retention.plan(body.policy);
+        return {
+          decisions: plan.decisions.map(({ repository, tag, digest, action, rule, reason }) => ({ repository, tag, digest, action, rule, reason })),
+          bytesFreed: plan.bytesFreed,
+          blobsFreed: plan.blobsFreed,
+        };
+      },
+      // A POST, but a dry run: it changes nothing, yet the route table audits every POST; the
+      // record says who looked at what a policy would do.
+      action: 'retention.plan',
+      audit: ({ body }, answer) => ({ target: body.policy ?? '*', details: { bytesFreed: answer.bytesFreed, blobsFreed: answer.blobsFreed } }),
     }),
     defineRoute<Record<string, never>, Record<string, never>, PolicyChoice, { runs: Run[] }>({
       method: 'POST',
@@ -246,13 +270,4 @@ export function retentionRoutes(retention: RetentionService, lifecycle: BranchLi
  */
 function branchParam(raw: string): string {
   return decodeURIComponent(raw);
-}
-
-function planView(plan: Plan) {
-  return {
-    decisions: plan.decisions.map(({ policy, repository, tag, digest, action, rule, reason }) => ({ policy, repository, tag, digest, action, rule, reason })),
-    manifests: plan.manifests.map(({ repository, digest }) => ({ repository, digest })),
-    bytesFreed: plan.bytesFreed,
-    blobsFreed: plan.blobsFreed,
-  };
 }

@@ -45,6 +45,41 @@ export class CacheUsageStore {
   }
 
   /**
+   * A cache rewritten from another (retention's pruning) carries its history on: the earlier push
+   * time, imports, and the fetches of the layers it kept — so its kept layers are not taken for
+   * never used, nor the cache for never imported. Idempotent (LEAST/GREATEST), one transaction.
+   * False when either manifest is not an indexed cache of the repository.
+   */
+  async inherit(repositoryId: number, fromDigest: string, toDigest: string): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const { rows } = await sql<{ from_id: number; to_id: number }>`
+        WITH o AS (
+          SELECT c.* FROM cache_entries c JOIN manifests m ON m.id = c.manifest_id
+          WHERE m.repository_id = ${repositoryId} AND m.digest = ${fromDigest}
+        )
+        UPDATE cache_entries c
+        SET pushed_at = LEAST(c.pushed_at, o.pushed_at),
+            last_imported_at = GREATEST(c.last_imported_at, o.last_imported_at),
+            import_count = GREATEST(c.import_count, o.import_count),
+            last_importer = coalesce(c.last_importer, o.last_importer)
+        FROM o, manifests m
+        WHERE m.id = c.manifest_id AND m.repository_id = ${repositoryId} AND m.digest = ${toDigest}
+        RETURNING o.id AS from_id, c.id AS to_id`.execute(tx);
+      const pair = rows[0];
+      if (!pair) return false;
+      await sql`
+        INSERT INTO cache_layer_fetches (cache_id, digest, fetches, last_fetched_at)
+        SELECT ${pair.to_id}, f.digest, f.fetches, f.last_fetched_at FROM cache_layer_fetches f
+        WHERE f.cache_id = ${pair.from_id}
+          AND EXISTS (SELECT 1 FROM cache_layers l WHERE l.cache_id = ${pair.to_id} AND l.digest = f.digest)
+        ON CONFLICT (cache_id, digest) DO UPDATE
+          SET fetches = GREATEST(cache_layer_fetches.fetches, EXCLUDED.fetches),
+              last_fetched_at = GREATEST(cache_layer_fetches.last_fetched_at, EXCLUDED.last_fetched_at)`.execute(tx);
+      return true;
+    });
+  }
+
+  /**
    * Per tagged cache of the repository: imports, distinct layers and bytes held and fetched, and
    * records with results none of whose result layers was ever fetched.
    */

@@ -27,6 +27,16 @@ export interface TagFactRow {
   last_imported_at: Date | null;
 }
 
+export interface CacheLayerUseRow {
+  manifest_id: number;
+  format: 'image-manifest' | 'index' | 'inline';
+  pushed_at: Date;
+  position: number;
+  digest: string;
+  parent: number;
+  last_fetched_at: Date | null;
+}
+
 export interface UntaggedRow {
   repository: string;
   manifest_id: number;
@@ -64,6 +74,8 @@ export interface RunRow {
   bytes_freed: number;
   blobs_freed: number;
   deleted: unknown[];
+  tags_rewritten: number;
+  rewritten: unknown[];
   error: string | null;
 }
 
@@ -149,7 +161,10 @@ export class RetentionStore {
     return row.id;
   }
 
-  async finishRun(id: number, outcome: { tagsDeleted: number; manifestsDeleted: number; bytesFreed: number; blobsFreed: number; deleted: unknown[]; error: string | null }): Promise<void> {
+  async finishRun(
+    id: number,
+    outcome: { tagsDeleted: number; manifestsDeleted: number; tagsRewritten: number; bytesFreed: number; blobsFreed: number; deleted: unknown[]; rewritten: unknown[]; error: string | null },
+  ): Promise<void> {
     await this.db
       .updateTable('retention_runs')
       .set({
@@ -159,6 +174,8 @@ export class RetentionStore {
         bytes_freed: outcome.bytesFreed,
         blobs_freed: outcome.blobsFreed,
         deleted: JSON.stringify(outcome.deleted),
+        tags_rewritten: outcome.tagsRewritten,
+        rewritten: JSON.stringify(outcome.rewritten),
         error: outcome.error,
       })
       .where('id', '=', id)
@@ -222,6 +239,24 @@ export class RetentionStore {
   }
 
   /**
+   * The layer entries (cacheconfig order) of each tagged, parsed cache of the repositories: blob,
+   * parent, when the blob was last fetched for that cache (null: never), with the cache's form and
+   * push time — what the pruning rule judges.
+   */
+  async cacheLayerUse(repositoryIds: readonly number[]): Promise<CacheLayerUseRow[]> {
+    if (repositoryIds.length === 0) return [];
+    const { rows } = await sql<CacheLayerUseRow>`
+      SELECT c.manifest_id, c.format, c.pushed_at, l.position, l.digest, l.parent, f.last_fetched_at
+      FROM cache_entries c
+      JOIN cache_layers l ON l.cache_id = c.id
+      LEFT JOIN cache_layer_fetches f ON f.cache_id = c.id AND f.digest = l.digest
+      WHERE c.repository_id = ANY(${[...repositoryIds]}::bigint[]) AND c.parsed
+        AND EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = c.manifest_id)
+      ORDER BY c.manifest_id, l.position`.execute(this.db);
+    return rows;
+  }
+
+  /**
    * Manifests with no tag and no parent index (referrers, which live through their subject, are
    * left to the garbage collector).
    */
@@ -243,9 +278,10 @@ export class RetentionStore {
    * parent that survives (every non-candidate does: the plan cannot reach it). The rest is doomed.
    * A blob is freed when a doomed manifest names it and no surviving manifest anywhere in the
    * registry does — so a layer shared with another tag or repository is not counted, and a layer
-   * shared by two doomed manifests is counted once.
+   * shared by two doomed manifests is counted once. `retained` names blobs that manifests the plan
+   * will write (a pruned cache's kept layers) go on naming: they are not freed either.
    */
-  async impact(tags: ReadonlyArray<{ repositoryId: number; tag: string }>, manifestIds: readonly number[]): Promise<Impact> {
+  async impact(tags: ReadonlyArray<{ repositoryId: number; tag: string }>, manifestIds: readonly number[], retained: readonly string[] = []): Promise<Impact> {
     const { rows } = await sql<{ kind: 'doomed' | 'freed'; id: number | null; repository: string | null; digest: string; depth: number | null; size: number | null }>`
       WITH RECURSIVE
       gone_tags (repository_id, name) AS (
@@ -273,7 +309,8 @@ export class RetentionStore {
       doomed AS (SELECT id, depth FROM candidate_ids WHERE id NOT IN (SELECT id FROM surviving)),
       freed AS (
         SELECT DISTINCT mb.blob_digest AS digest FROM manifest_blobs mb JOIN doomed d ON d.id = mb.manifest_id
-        WHERE NOT EXISTS (SELECT 1 FROM manifest_blobs o WHERE o.blob_digest = mb.blob_digest
+        WHERE mb.blob_digest <> ALL(${[...retained]}::text[])
+          AND NOT EXISTS (SELECT 1 FROM manifest_blobs o WHERE o.blob_digest = mb.blob_digest
                           AND o.manifest_id NOT IN (SELECT id FROM doomed))
       )
       SELECT 'doomed' AS kind, d.id, r.name AS repository, m.digest, d.depth, NULL::bigint AS size

@@ -56,6 +56,21 @@ export class TagStore {
   }
 
   /**
+   * Moves the tag from one manifest to another only while it still points at `fromManifestId`
+   * (a push since wins). Not a push: the tag keeps its push time and pull counts.
+   */
+  async moveIfAt(repositoryId: number, tag: string, fromManifestId: number, toManifestId: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('tags')
+      .set({ manifest_id: toManifestId })
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', tag)
+      .where('manifest_id', '=', fromManifestId)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /**
    * Up to `limit` tag names after `last`, in byte order (the spec's lexical order): the column is
    * C-collated, so the primary key (repository_id, name) serves the range and the order.
    */
