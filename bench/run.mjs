@@ -20,7 +20,7 @@ const USAGE = `usage: node bench/run.mjs [--only reference|cairn] [--target URL]
   --json FILE              results file (default bench/results/latest.json)
 env: BENCH_QUICK=1 (~30 s smoke run), BENCH_LARGE_MB, BENCH_CHUNK_MB, BENCH_LARGE_REPS,
      BENCH_DATABASE_URL, BENCH_REF_PORT, BENCH_CAIRN_PORT, BENCH_MAX_SECONDS, BENCH_KEEP=1,
-     BENCH_IDLE_SECONDS`;
+     BENCH_IDLE_SECONDS, BENCH_CAIRN_NODE_ARGS`;
 
 function envInt(name, fallback) {
   const v = process.env[name];

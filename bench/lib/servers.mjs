@@ -171,7 +171,9 @@ export function startCairn(port) {
     // Log level defaults to warn to match the reference's config (no access log).
     env: { CAIRN_LOG_LEVEL: 'warn', ...process.env },
     args: (dir) => {
-      const args = ['bin/cairn.js', 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')];
+      // BENCH_CAIRN_NODE_ARGS: flags for Cairn's node (e.g. a V8 flag being evaluated).
+      const nodeArgs = process.env.BENCH_CAIRN_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+      const args = [...nodeArgs, 'bin/cairn.js', 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')];
       if (process.env.BENCH_DATABASE_URL) args.push('--database-url', process.env.BENCH_DATABASE_URL);
       return args;
     },
