@@ -50,7 +50,7 @@ http:
 
 /** Polls GET /v2/ until it answers 200 (or 401), the child exits, or time runs out. */
 // Generous: Cairn's embedded PGlite takes seconds to initialise on a busy box.
-async function waitReady(url, child, logFile, timeoutMs = 60_000) {
+async function waitReady(url, child, logFile, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline && child.exitCode === null) {
