@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RegistryClient } from './lib/client.mjs';
 import { cpuRows, notes, table, writeJson } from './lib/report.mjs';
-import { cpuSeconds, external, killAllSync, startCairn, startReference, stopAll } from './lib/servers.mjs';
+import { cpuSeconds, external, killAllSync, memoryMiB, restartServer, startCairn, startReference, stopAll } from './lib/servers.mjs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WORKLOADS } from './lib/workloads.mjs';
 
 const USAGE = `usage: node bench/run.mjs [--only reference|cairn] [--target URL]
@@ -19,7 +20,8 @@ const USAGE = `usage: node bench/run.mjs [--only reference|cairn] [--target URL]
   --json FILE              results file (default bench/results/latest.json)
 env: BENCH_QUICK=1 (~30 s smoke run), BENCH_LARGE_MB, BENCH_CHUNK_MB, BENCH_LARGE_REPS,
      BENCH_FULL_TAGS, BENCH_WALK_TAGS, BENCH_CATALOG_REPOS,
-     BENCH_DATABASE_URL, BENCH_REF_PORT, BENCH_CAIRN_PORT, BENCH_MAX_SECONDS, BENCH_KEEP=1`;
+     BENCH_DATABASE_URL, BENCH_REF_PORT, BENCH_CAIRN_PORT, BENCH_MAX_SECONDS, BENCH_KEEP=1,
+     BENCH_IDLE_SECONDS, BENCH_CAIRN_NODE_ARGS`;
 
 function envInt(name, fallback) {
   const v = process.env[name];
@@ -31,7 +33,7 @@ function envInt(name, fallback) {
 
 function port(name, fallback) {
   const p = envInt(name, fallback);
-  if (p < 1024 || p > 65535) throw new Error(`${name} must be within 1024-65535`);
+  if (p < 1024 || p > 65535) throw new Error(`${name} must be an unprivileged port (1024-65535)`);
   return p;
 }
 
@@ -66,6 +68,9 @@ function config() {
     listReps: q(30, 10),
     catalogWalks: q(3, 1),
     maxMs: q(10_000, 3_000), // cap per measured loop: bounds a slow target's run time
+    // Idle RSS is read this long after the first answer: V8 finishes compiling (PGlite's
+    // WebAssembly tiers up in the background) and the figure stops moving.
+    idleSeconds: envInt('BENCH_IDLE_SECONDS', q(5, 2)),
     refPort: port('BENCH_REF_PORT', 5601),
     cairnPort: port('BENCH_CAIRN_PORT', 5602),
   };
@@ -169,6 +174,56 @@ async function runWorkloads(workloads, targets, cfg) {
   return rows;
 }
 
+const lowerIs = (key, label, unit) => ({ key, label, unit, better: 'lower' });
+const FOOTPRINT = {
+  firstWall: lowerIs('firstWall', 'first start to GET /v2/', 's'),
+  firstCpu: lowerIs('firstCpu', 'first start, server CPU', 's'),
+  idleRss: lowerIs('idleRss', 'idle RSS after start', 'MiB'),
+  afterRss: lowerIs('afterRss', 'RSS after the workloads', 'MiB'),
+  peakRss: lowerIs('peakRss', 'peak RSS (VmHWM)', 'MiB'),
+  restartWall: lowerIs('restartWall', 'restart to GET /v2/', 's'),
+  restartCpu: lowerIs('restartCpu', 'restart, server CPU', 's'),
+  restartIdleRss: lowerIs('restartIdleRss', 'idle RSS after restart', 'MiB'),
+};
+
+/** Start-up and memory of each side the harness started, gathered around the workloads. */
+function footprintRecorder(targets, cfg) {
+  const figures = Object.fromEntries(targets.map((t) => [t.label, t.startError ? { error: 'not started' } : {}]));
+  const started = () => targets.filter((t) => !t.startError && t.server.child);
+  return {
+    /** Right after start: the first start's times, and RSS once the process has settled. */
+    async afterStart() {
+      for (const t of started()) {
+        Object.assign(figures[t.label], { firstWall: t.server.firstStart.wallSeconds, firstCpu: t.server.firstStart.cpuSeconds });
+      }
+      await sleep(cfg.idleSeconds * 1000);
+      for (const t of started()) figures[t.label].idleRss = memoryMiB(t.server)?.rss;
+    },
+    /** After the workloads: RSS now and at its peak, then a SIGTERM restart on the same data. */
+    async afterWorkloads() {
+      for (const t of started()) {
+        const mem = memoryMiB(t.server);
+        Object.assign(figures[t.label], { afterRss: mem?.rss, peakRss: mem?.peak });
+      }
+      for (const t of started()) {
+        try {
+          const restart = await restartServer(t.server);
+          Object.assign(figures[t.label], { restartWall: restart.wallSeconds, restartCpu: restart.cpuSeconds });
+        } catch (err) {
+          // Logged, not an error cell: the figures gathered before the restart still stand.
+          console.error(`${t.label}: restart failed: ${err.message}`);
+        }
+      }
+      await sleep(cfg.idleSeconds * 1000);
+      for (const t of started()) if (figures[t.label].restartWall !== undefined) figures[t.label].restartIdleRss = memoryMiB(t.server)?.rss;
+    },
+    rows() {
+      if (started().length === 0) return [];
+      return Object.values(FOOTPRINT).map((metric) => ({ workload: 'footprint', metric, results: figures }));
+    },
+  };
+}
+
 function versions() {
   const tryRun = (cmd, args) => {
     try {
@@ -198,9 +253,12 @@ async function main() {
   const started = performance.now();
   const loadBefore = loadavg()[0];
   const targets = await startTargets(opts, cfg);
+  const footprint = footprintRecorder(targets, cfg);
   let rows;
   try {
+    await footprint.afterStart();
     rows = await runWorkloads(opts.workloads, targets, cfg);
+    await footprint.afterWorkloads();
   } finally {
     await Promise.all(targets.map((t) => t.client?.close()));
     await stopAll();
@@ -210,10 +268,12 @@ async function main() {
   console.log(table(rows, labels));
   const cpu = cpuRows(rows);
   if (cpu.length) console.log(`\nserver CPU per unit of work (measured phase only)\n\n${table(cpu, labels)}`);
+  const footprintRows = footprint.rows();
+  if (footprintRows.length) console.log(`\nfootprint and start-up (lower is better)\n\n${table(footprintRows, labels)}`);
   const footer = notes(rows, labels);
   if (footer) console.log(`\n${footer}`);
   // The bench shares 2 cores with whatever else runs; say so when it is not idle.
-  if (loadBefore > 0.5) console.log(`note: load average was ${loadBefore.toFixed(2)} at start: figures are noisy`);
+  if (loadBefore > 0.5) console.log(`note: load average was ${loadBefore.toFixed(2)} at start (${loadavg()[0].toFixed(2)} at the end): figures are noisy`);
   writeJson(opts.json, {
     date: new Date().toISOString(),
     seconds: (performance.now() - started) / 1000,
@@ -221,7 +281,7 @@ async function main() {
     versions: versions(),
     targets: targets.map(({ label, server, startError }) => ({ label, url: server?.url, external: !!server?.external, startError })),
     config: cfg,
-    results: rows.map(({ workload, metric, results }) => ({ workload, ...metric, results })),
+    results: [...rows, ...footprintRows].map(({ workload, metric, results }) => ({ workload, ...metric, results })),
   });
   console.log(`\nresults: ${opts.json}`);
   const failed = rows.some(({ results }) => Object.values(results).some((r) => r.error));

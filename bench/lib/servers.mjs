@@ -50,7 +50,7 @@ http:
 
 /** Polls GET /v2/ until it answers 200 (or 401), the child exits, or time runs out. */
 // Generous: Cairn's embedded PGlite takes seconds to initialise on a busy box.
-async function waitReady(url, child, logFile, timeoutMs = 60_000) {
+async function waitReady(url, child, logFile, timeoutMs = 180_000) {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline && child.exitCode === null) {
@@ -62,7 +62,9 @@ async function waitReady(url, child, logFile, timeoutMs = 60_000) {
     } catch (err) {
       last = err.code ?? err.message; // not listening yet
     }
-    await sleep(100);
+    // Short polls: the reference answers within tens of milliseconds, and the first answer is
+    // what the start-up rows measure. A refused connection costs next to nothing.
+    await sleep(10);
   }
   throw new Error(`${url} not ready (${last}; exit code ${child.exitCode}); log tail:\n${logTail(logFile)}`);
 }
@@ -90,20 +92,55 @@ async function assertPortFree(port) {
 async function startServer({ label, port, command, args, cwd, env, writeFiles }) {
   await assertPortFree(port);
   const dir = tempDir(label);
-  const logFile = join(dir, 'server.log');
   const files = writeFiles?.(dir) ?? {};
-  const out = openSync(logFile, 'a');
-  const child = spawn(command, args(dir, files), { cwd, env, stdio: ['ignore', out, out] });
-  closeSync(out); // the child holds its own copy
-  const server = { label, url: `http://127.0.0.1:${port}`, child, dir, logFile };
+  const server = { label, url: `http://127.0.0.1:${port}`, dir, logFile: join(dir, 'server.log'), spawnArgs: [command, args(dir, files), { cwd, env }] };
   started.add(server);
   try {
-    await waitReady(server.url, child, logFile);
+    server.firstStart = await launch(server);
   } catch (err) {
     await stopServer(server);
     throw err;
   }
   return server;
+}
+
+/**
+ * Spawns the server and waits for its first `GET /v2/` answer: wall seconds from spawn, and the
+ * CPU seconds it had used by then (the figure to trust when other work shares the cores).
+ */
+async function launch(server) {
+  const [command, args, { cwd, env }] = server.spawnArgs;
+  const out = openSync(server.logFile, 'a');
+  const t0 = performance.now();
+  server.child = spawn(command, args, { cwd, env, stdio: ['ignore', out, out] });
+  closeSync(out); // the child holds its own copy
+  await waitReady(server.url, server.child, server.logFile);
+  return { wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds(server) };
+}
+
+/**
+ * Stops a started server with SIGTERM and starts it again on the same data: the restart figure.
+ * Undefined for a registry the harness did not start.
+ */
+export async function restartServer(server) {
+  if (!server.child) return undefined;
+  await terminate(server.child);
+  return launch(server);
+}
+
+/**
+ * Resident memory of a started server, in MiB, from /proc/<pid>/status: `rss` now, and `peak`
+ * (VmHWM, the high-water mark since it started). Undefined for an external registry.
+ */
+export function memoryMiB(server) {
+  if (!server.child) return undefined;
+  try {
+    const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+    const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]);
+    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
 }
 
 export function startReference(port) {
@@ -134,7 +171,9 @@ export function startCairn(port) {
     // Log level defaults to warn to match the reference's config (no access log).
     env: { CAIRN_LOG_LEVEL: 'warn', ...process.env },
     args: (dir) => {
-      const args = ['bin/cairn.js', 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')];
+      // BENCH_CAIRN_NODE_ARGS: flags for Cairn's node (e.g. a V8 flag being evaluated).
+      const nodeArgs = process.env.BENCH_CAIRN_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+      const args = [...nodeArgs, 'bin/cairn.js', 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data')];
       if (process.env.BENCH_DATABASE_URL) args.push('--database-url', process.env.BENCH_DATABASE_URL);
       return args;
     },
@@ -166,15 +205,21 @@ export function cpuSeconds(server) {
   }
 }
 
+/** SIGTERM, then SIGKILL if the process has not exited within 5 s. */
+async function terminate(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((res) => child.once('exit', res));
+  child.kill('SIGTERM');
+  const gone = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
+  if (!gone) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
 export async function stopServer(server) {
   if (!started.delete(server)) return;
-  const { child } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((res) => child.once('exit', res));
-    child.kill('SIGTERM');
-    const gone = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-    if (!gone) child.kill('SIGKILL');
-  }
+  if (server.child) await terminate(server.child);
   if (!process.env.BENCH_KEEP) rmSync(server.dir, { recursive: true, force: true });
 }
 
@@ -185,7 +230,7 @@ export function stopAll() {
 /** Last-resort cleanup when the harness is interrupted or crashes. */
 export function killAllSync() {
   for (const { child, dir } of started) {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child?.exitCode === null) child.kill('SIGKILL');
     if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true });
   }
   started.clear();

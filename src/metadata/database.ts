@@ -57,6 +57,12 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
   let pglite: InstanceType<typeof PGlite>;
   try {
     if (connection.dataDir) await mkdir(connection.dataDir, { recursive: true });
+    // Memory: PGlite 0.3.x starts PostgreSQL with its own command-line settings (shared_buffers
+    // 128 MB, wal_buffers 4 MB, ...), which outrank postgresql.conf and ALTER SYSTEM, and it
+    // has no option to change them; the 128 MB buffer pool is most of the idle RSS (measured:
+    // WebAssembly memory 174 MiB of a ~400 MB process). PGlite 0.4.0 adds `startParams`: with
+    // shared_buffers=16MB the bare database idles at ~170 MB instead of ~290 MB. Its default
+    // parameters include -F (fsync off), so passing them must leave that one out.
     pglite = await PGlite.create({
       ...(connection.dataDir ? { dataDir: connection.dataDir } : {}),
       // PGlite's own bytea parser converts byte by byte in JavaScript (thousands of calls for one

@@ -32,7 +32,8 @@
  * above one) takes no more appends, so the blob's bytes can never change through it.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, open as openCallback } from 'node:fs';
+import { promisify } from 'node:util';
 import { copyFile, link, mkdir, open, opendir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -43,6 +44,7 @@ import { isUploadId, type BlobStore, type ByteRange, type StoredBlob, type Uploa
 
 const ALGORITHMS: readonly DigestAlgorithm[] = ['sha256', 'sha512'];
 const READ_PIECE_BYTES = 1024 * 1024;
+const openDescriptor = promisify(openCallback);
 /** Suffix of an upload's length record, next to its bytes. */
 const LENGTH_SUFFIX = '.length';
 const NEW_SUFFIX = '.new';
@@ -73,15 +75,21 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    const path = this.blobPath(digest);
     // Open first so a missing blob rejects here rather than as a stream error mid-response.
-    const handle = await open(this.blobPath(digest), 'r').catch((error: unknown) => {
+    const fd = await openDescriptor(path, 'r').catch((error: unknown) => {
       throw isNotFound(error) ? new BlobNotFoundError(digest.value) : error;
     });
-    return handle.createReadStream({
+    // A plain descriptor, not a FileHandle: a stream over a FileHandle reads through a promise
+    // per piece. Measured serving a 256 MiB file to curl on loopback: 0.33-0.45 s of CPU that
+    // way, 0.22-0.27 s this way. The stream closes the descriptor when it ends, fails or is
+    // destroyed (client gone).
+    return createReadStream(path, {
+      fd,
       start: range?.start,
       end: range?.end,
       // Fewer, larger reads and socket writes: 1 MiB pieces serve about a third faster than
-      // 256 KiB ones on loopback (bench/), for 1 MiB of memory per download in flight.
+      // 256 KiB ones on loopback; 2 and 4 MiB cost more CPU than 1 MiB, not less (bench/).
       highWaterMark: READ_PIECE_BYTES,
     });
   }
