@@ -167,6 +167,8 @@ export interface CacheLayersTable {
   size: number | null;
   media_type: string | null;
   created_at: string | null;
+  /** The layer's diff ID, from its descriptor (migration 0014); NULL when unknown. */
+  diff_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CacheRecordsTable {
@@ -267,4 +269,14 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   retention_runs: RetentionRunsTable;
   cache_layer_fetches: CacheLayerFetchesTable;
+  build_steps: BuildStepsTable;
+}
+
+/** Inputs of each step the build engine ran, by chain key (migration 0014). */
+export interface BuildStepsTable {
+  repository_id: number;
+  chain_key: string;
+  position: string;
+  inputs: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Generated<Timestamp>;
 }
