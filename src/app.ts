@@ -45,7 +45,7 @@ export interface App {
 }
 
 /** Wires the BuildKit cache index into the registry: indexing on push, imports on blob GET. */
-async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, mergePatterns: readonly string[]) {
+export async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, mergePatterns: readonly string[]) {
   const imports = new CacheImports(metadata, metrics);
   await imports.start(PULL_FLUSH_MS, CACHE_DIGESTS_REFRESH_MS);
   const indexer = new CacheIndexer(metadata, registry.blobs, metrics, logger, (id, digest) => imports.remember(id, digest));

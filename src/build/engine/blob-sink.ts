@@ -4,7 +4,7 @@
  * blob to a repository is the BuildHost's (`linkBlob`), once the bytes are there.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest } from '../../oci/digest.js';
 import type { BlobStore } from '../../storage/blob-store.js';
@@ -17,8 +17,12 @@ export function blobStoreSink(store: BlobStore): BlobSink {
       await store.createUpload(id);
       try {
         const hash = createHash('sha256');
-        const hashing = new PassThrough();
-        hashing.on('data', (chunk: Buffer) => hash.update(chunk));
+        const hashing = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            done(null, chunk);
+          },
+        });
         const piping = pipeline(stream, hashing);
         const size = await store.appendUpload(id, 0, hashing);
         await piping;

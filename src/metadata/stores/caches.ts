@@ -170,30 +170,7 @@ export class CacheStore {
    */
   async findRecords(repositoryId: number, tags: readonly string[], keys: readonly string[]): Promise<FoundCacheRecord[]> {
     if (tags.length === 0 || keys.length === 0) return [];
-    const { rows } = await sql<{
-      key: string; tag: string; pushed_at: Date; depth: number | null;
-      digest: string | null; size: string | number | null; media_type: string | null; diff_id: string | null; created_at: string | null;
-    }>`
-      WITH RECURSIVE hit AS (
-        SELECT DISTINCT ON (r.digest) r.digest AS key, t.name AS tag, t.pushed_at, c.id AS cache_id,
-               (r.results ->> 0)::int AS top
-        FROM cache_records r
-        JOIN cache_entries c ON c.id = r.cache_id
-        JOIN tags t ON t.manifest_id = c.manifest_id AND t.repository_id = c.repository_id
-        WHERE r.digest = ANY(${[...keys]}::text[]) AND c.repository_id = ${repositoryId}
-          AND c.parsed AND t.name = ANY(${[...tags]}::text[])
-        ORDER BY r.digest, array_position(${[...tags]}::text[], t.name)
-      ), chain AS (
-        SELECT h.key, h.cache_id, l.parent, l.digest, l.size, l.media_type, l.diff_id, l.created_at, 0 AS depth
-        FROM hit h JOIN cache_layers l ON l.cache_id = h.cache_id AND l.position = h.top
-        UNION ALL
-        SELECT ch.key, ch.cache_id, l.parent, l.digest, l.size, l.media_type, l.diff_id, l.created_at, ch.depth + 1
-        FROM chain ch JOIN cache_layers l ON l.cache_id = ch.cache_id AND l.position = ch.parent
-        WHERE ch.parent >= 0 AND ch.depth < ${MAX_CHAIN}
-      )
-      SELECT h.key, h.tag, h.pushed_at, ch.depth, ch.digest, ch.size, ch.media_type, ch.diff_id, ch.created_at
-      FROM hit h LEFT JOIN chain ch ON ch.key = h.key
-      ORDER BY h.key, ch.depth DESC`.execute(this.db);
+    const { rows } = await findRecordsStatement(repositoryId, tags, keys).execute(this.db);
     const found = new Map<string, FoundCacheRecord>();
     for (const row of rows) {
       let record = found.get(row.key);
@@ -220,6 +197,37 @@ export class CacheStore {
       .onConflict((oc) => oc.column('repository_id').doUpdateSet({ ...s, updated_at: new Date() }))
       .execute();
   }
+}
+
+/**
+ * The statement behind `CacheStore.findRecords` (exported so tests can EXPLAIN it on both
+ * databases: it must use cache_records_digest_idx).
+ */
+export function findRecordsStatement(repositoryId: number, tags: readonly string[], keys: readonly string[]) {
+  return sql<{
+    key: string; tag: string; pushed_at: Date; depth: number | null;
+    digest: string | null; size: string | number | null; media_type: string | null; diff_id: string | null; created_at: string | null;
+  }>`
+    WITH RECURSIVE hit AS (
+      SELECT DISTINCT ON (r.digest) r.digest AS key, t.name AS tag, t.pushed_at, c.id AS cache_id,
+             (r.results ->> 0)::int AS top
+      FROM cache_records r
+      JOIN cache_entries c ON c.id = r.cache_id
+      JOIN tags t ON t.manifest_id = c.manifest_id AND t.repository_id = c.repository_id
+      WHERE r.digest = ANY(${[...keys]}::text[]) AND c.repository_id = ${repositoryId}
+        AND c.parsed AND t.name = ANY(${[...tags]}::text[])
+      ORDER BY r.digest, array_position(${[...tags]}::text[], t.name)
+    ), chain AS (
+      SELECT h.key, h.cache_id, l.parent, l.digest, l.size, l.media_type, l.diff_id, l.created_at, 0 AS depth
+      FROM hit h JOIN cache_layers l ON l.cache_id = h.cache_id AND l.position = h.top
+      UNION ALL
+      SELECT ch.key, ch.cache_id, l.parent, l.digest, l.size, l.media_type, l.diff_id, l.created_at, ch.depth + 1
+      FROM chain ch JOIN cache_layers l ON l.cache_id = ch.cache_id AND l.position = ch.parent
+      WHERE ch.parent >= 0 AND ch.depth < ${MAX_CHAIN}
+    )
+    SELECT h.key, h.tag, h.pushed_at, ch.depth, ch.digest, ch.size, ch.media_type, ch.diff_id, ch.created_at
+    FROM hit h LEFT JOIN chain ch ON ch.key = h.key
+    ORDER BY h.key, ch.depth DESC`;
 }
 
 /** Longest layer chain followed (a loop in a hand-made cacheconfig stops here). */
