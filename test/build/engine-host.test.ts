@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { blobStoreSink } from '../../src/build/engine/blob-sink.js';
+import { BlobStoreSink } from '../../src/build/layers/blob-sink.js';
 import { buildCacheExport, type ExportRecord } from '../../src/build/engine/cache-export.js';
 import { imageKey, SCRATCH_KEY } from '../../src/build/engine/keys.js';
 import { missReason, type StepInputs } from '../../src/build/engine/report.js';
@@ -33,7 +33,7 @@ for (const kind of testDatabases()) {
     async function exportCache(records: ExportRecord[], tag: string) {
       const exported = buildCacheExport(records, '2026-12-03T00:00:00Z');
       assert.ok(exported);
-      await blobStoreSink(services.storage).write(Readable.from([exported.config]), 'application/vnd.buildkit.cacheconfig.v0');
+      await new BlobStoreSink(services.storage).write(Readable.from([exported.config]), 'application/vnd.buildkit.cacheconfig.v0');
       await services.host.linkBlob(REPO, exported.configDigest, exported.config.byteLength);
       const { digest } = await services.host.putManifest(REPO, tag, 'application/vnd.oci.image.manifest.v1+json', exported.manifest);
       return { exported, digest };

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { startCacheAwareness } from '../../src/app.js';
-import { blobStoreSink } from '../../src/build/engine/blob-sink.js';
+import { BlobStoreSink } from '../../src/build/layers/blob-sink.js';
 import type { Layer } from '../../src/build/engine/image.js';
 import { RegistryBuildHost } from '../../src/build/registry-host.js';
 import type { CacheService } from '../../src/cache/service.js';
@@ -60,7 +60,7 @@ export async function openBuildServices(kind: TestDatabase): Promise<BuildServic
 /** A layer-like blob of random bytes, stored and linked in `repository` (diffId made up: not gzip). */
 export async function storeLayer(services: BuildServices, repository: string, createdAt = new Date().toISOString()): Promise<Layer> {
   const bytes = randomBytes(64 + Math.floor(Math.random() * 64));
-  const { digest, size } = await blobStoreSink(services.storage).write(Readable.from([bytes]), 'application/vnd.oci.image.layer.v1.tar+gzip');
+  const { digest, size } = await new BlobStoreSink(services.storage).write(Readable.from([bytes]), 'application/vnd.oci.image.layer.v1.tar+gzip');
   await services.host.linkBlob(repository, digest, size);
   const diffId = `sha256:${randomBytes(32).toString('hex')}`;
   return { digest, size, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', diffId, createdAt };

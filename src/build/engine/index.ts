@@ -26,7 +26,7 @@ import type { BuildHost, StepInputsRecord } from '../host.js';
 import type { BuildEvent, BuildJob, BuildResult, CacheReportEntry } from '../job.js';
 import type { BlobSource, Compression } from '../layers/layers.js';
 import { loadBaseImage, parseImageReference, type BaseImage } from './base.js';
-import { blobStoreSink } from './blob-sink.js';
+import { BlobStoreSink, BlobStoreSource } from '../layers/blob-sink.js';
 import { buildCacheExport, type ExportRecord } from './cache-export.js';
 import { CacheMounts } from './cache-mounts.js';
 import {
@@ -331,20 +331,14 @@ class Build {
 
   private stepContext(onLog: (stream: 'stdout' | 'stderr', chunk: Buffer) => void): StepContext {
     const { deps } = this;
-    const source: BlobSource = {
-      read: async (digest) => {
-        const parsed = parseDigest(digest);
-        if (!parsed.ok) throw new Error(parsed.message);
-        return deps.store.read(parsed.digest);
-      },
-    };
+    const source: BlobSource = new BlobStoreSource(deps.store);
     const mountsRoot = join(deps.workDir, 'cache-mounts');
     let mounts = cacheMountsByRoot.get(mountsRoot);
     if (!mounts) cacheMountsByRoot.set(mountsRoot, (mounts = new CacheMounts(mountsRoot)));
     return {
       parts: deps.parts,
       source,
-      sink: blobStoreSink(deps.store),
+      sink: new BlobStoreSink(deps.store),
       link: (digest, size) => deps.host.linkBlob(this.repository, digest, size),
       scratch: this.dir,
       contextDir: this.contextDir,
@@ -384,7 +378,7 @@ class Build {
       const existing = await this.deps.host.manifest(repository, reference);
       if (existing?.digest !== digest) {
         if (!configWritten) {
-          await blobStoreSink(this.deps.store).write(Readable.from([configBytes]), MEDIA_TYPES[format].config);
+          await new BlobStoreSink(this.deps.store).write(Readable.from([configBytes]), MEDIA_TYPES[format].config);
           configWritten = true;
         }
         await this.deps.host.linkBlob(repository, configRef.digest, configRef.size);
@@ -403,7 +397,7 @@ class Build {
     if (!tag || !exported) return;
     const existing = await this.deps.host.manifest(this.repository, tag);
     if (existing?.digest === sha256Digest(exported.manifest)) return;
-    await blobStoreSink(this.deps.store).write(Readable.from([exported.config]), 'application/vnd.buildkit.cacheconfig.v0');
+    await new BlobStoreSink(this.deps.store).write(Readable.from([exported.config]), 'application/vnd.buildkit.cacheconfig.v0');
     await this.deps.host.linkBlob(this.repository, exported.configDigest, exported.config.byteLength);
     for (const layer of exported.layers) await this.deps.host.linkBlob(this.repository, layer.digest, layer.size);
     await this.deps.host.putManifest(this.repository, tag, MEDIA_TYPES.oci.manifest, exported.manifest);
