@@ -312,7 +312,7 @@ class Build {
     if (step.kind !== 'copy') return { sources: {} };
     const from = step.from;
     if (!from) {
-      const digest = await this.deps.parts.context.sourceDigest(this.contextDir, step);
+      const digest = await this.deps.parts.context.sourceDigest(this.contextDir, step, true);
       return { sources: { contentDigest: digest.digest }, digest };
     }
     if (from.kind === 'stage') return { sources: { fromKey: (await this.stage(from.index)).key } };

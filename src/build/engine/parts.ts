@@ -26,13 +26,16 @@ export interface SourceDigest {
 export interface ContextParts {
   /** Extracts an uploaded context tar into `dir` (hostile entries refused), honouring .dockerignore. */
   extract(tar: Readable, dir: string): Promise<void>;
-  /** The digest of what a COPY/ADD would take from `root` (globs and excludes applied). */
-  sourceDigest(root: string, step: CopyStep): Promise<SourceDigest>;
   /**
-   * Writes what the COPY/ADD adds into `upperDir`. `rootfs` is a directory view of the image the
-   * step writes into (for --chown names and existing destinations).
+   * The digest of what a COPY/ADD would take from `root` (globs, excludes and, for the context,
+   * .dockerignore applied).
    */
-  copy(sourceRoot: string, step: CopyStep, upperDir: string, rootfs: string): Promise<void>;
+  sourceDigest(root: string, step: CopyStep, fromContext: boolean): Promise<SourceDigest>;
+  /**
+   * Writes what the COPY/ADD adds into `upperDir`. `lowerDirs` are the snapshots of the image the
+   * step writes into (for --chown names and existing destinations), lowest first.
+   */
+  copy(sourceRoot: string, step: CopyStep, upperDir: string, lowerDirs: readonly string[], fromContext: boolean): Promise<void>;
 }
 
 export interface BuildParts {

@@ -5,11 +5,12 @@
  * the blob store, and linked to the repository. Returns the new layer chain; a step that changed
  * nothing returns its parent's (an empty layer in history).
  */
-import { chown, lstat, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { RunMount, Step } from '../dockerfile/model.js';
 import type { ExecLimits, ExecMount } from '../executor/executor.js';
 import type { BlobSink, BlobSource, Compression } from '../layers/layers.js';
+import { layeredRootfs } from '../layers/rootfs.js';
 import type { CacheMounts } from './cache-mounts.js';
 import type { Layer } from './image.js';
 import type { BuildParts, CopyStep } from './parts.js';
@@ -131,11 +132,9 @@ async function copyFiles(
   const chain = await fromChain(step);
   const fromLowers = chain ? await acquireLowers(ctx.parts.snapshots, ctx.source, chain) : undefined;
   const sourceView = fromLowers ? await mergedView(fromLowers.dirs, ctx.scratch) : undefined;
-  const rootfs = await mergedView(lowerDirs, ctx.scratch);
   try {
-    await ctx.parts.context.copy(sourceView?.dir ?? ctx.contextDir, step, upperDir, rootfs.dir);
+    await ctx.parts.context.copy(sourceView?.dir ?? ctx.contextDir, step, upperDir, lowerDirs, sourceView === undefined);
   } finally {
-    await rootfs.close();
     await sourceView?.close();
     fromLowers?.release();
   }
@@ -147,14 +146,14 @@ async function copyFiles(
  * would, so the layer carries them unchanged.
  */
 async function makeWorkdir(ctx: StepContext, step: WorkdirStep, lowerDirs: readonly string[], upperDir: string): Promise<void> {
-  const view = await mergedView(lowerDirs, ctx.scratch);
-  try {
+  const view = layeredRootfs(lowerDirs);
+  {
     const parts = posix.resolve('/', step.path).split('/').filter(Boolean);
     const [uid, gid] = numericUser(step.config.user);
     let created = false;
     for (let i = 1; i <= parts.length; i++) {
       const relative = parts.slice(0, i).join('/');
-      const existing = await lstat(join(view.dir, relative)).catch(() => undefined);
+      const existing = await view.stat(`/${relative}`);
       if (existing && !existing.isDirectory()) throw new StepFailedError(`WORKDIR ${step.path}: /${relative} exists and is not a directory`);
       const target = join(upperDir, relative);
       if (existing) {
@@ -173,8 +172,6 @@ async function makeWorkdir(ctx: StepContext, step: WorkdirStep, lowerDirs: reado
       await rm(upperDir, { recursive: true, force: true });
       await mkdir(upperDir);
     }
-  } finally {
-    await view.close();
   }
 }
 
