@@ -242,6 +242,7 @@ class ShellWord {
     if (first === '{' || first === '}' || first === ':') throw new ShellExpansionError('syntax error: bad substitution');
     const name = this.processName();
     let ch = this.next();
+    if (ch === EOF) throw new ShellExpansionError("syntax error: missing '}'");
     let modifier = ch ?? '';
     if (ch === '}') {
       const value = this.getEnv(name);
