@@ -43,6 +43,10 @@ export function contextParts(): ContextParts {
       const result = await contentDigest(await spec(root, step, fromContext));
       return { digest: result.digest, files: result.files.map((f) => [f.path, f.digest] as const) };
     },
+    async pathDigest(root, path): Promise<string> {
+      const ignore = await ignoreOf(root);
+      return (await contentDigest({ root, sources: [path === '' ? '.' : path], exclude: [], ...(ignore ? { ignore } : {}) })).digest;
+    },
     async copy(sourceRoot, step, upperDir, lowerDirs, fromContext): Promise<void> {
       await copyToUpper(
         {

@@ -82,6 +82,8 @@ export function configState(image: ImageConfigJson | undefined): ImageConfigStat
     stopSignal: typeof c.StopSignal === 'string' ? c.StopSignal : undefined,
     shell: strings(c.Shell),
     onBuild: strings(c.OnBuild),
+    argsEscaped: c.ArgsEscaped === true ? true : undefined,
+    author: typeof image?.author === 'string' && image.author !== '' ? image.author : undefined,
     healthcheck: hc && Array.isArray(hc.Test)
       ? dropUndefined({
           test: strings(hc.Test) ?? [],
@@ -97,7 +99,7 @@ export function configState(image: ImageConfigJson | undefined): ImageConfigStat
 }
 
 /** The `config` object of the image config for a stage's final state (Docker's field names). */
-export function configObject(state: ImageConfigState, argsEscaped: boolean): Record<string, unknown> {
+export function configObject(state: ImageConfigState): Record<string, unknown> {
   const set = (list: readonly string[]) => (list.length > 0 ? Object.fromEntries([...list].sort().map((p) => [p, {}])) : undefined);
   const hc = state.healthcheck;
   return dropUndefined({
@@ -115,30 +117,13 @@ export function configObject(state: ImageConfigState, argsEscaped: boolean): Rec
     Healthcheck: hc
       ? dropUndefined({ Test: [...hc.test], Interval: hc.interval, Timeout: hc.timeout, StartPeriod: hc.startPeriod, StartInterval: hc.startInterval, Retries: hc.retries })
       : undefined,
-    ArgsEscaped: argsEscaped ? true : undefined,
+    ArgsEscaped: state.argsEscaped ? true : undefined,
   });
 }
 
-/** The history text BuildKit writes for a step. */
-export function historyText(step: Step): string {
-  if (step.kind === 'run') {
-    const args = Object.entries(step.args).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const prefix = args.length > 0 ? `|${args.length} ${args.map(([k, v]) => `${k}=${v}`).join(' ')} ` : '';
-    return `RUN ${prefix}${step.argv.join(' ')} # buildkit`;
-  }
-  if (step.kind === 'copy') {
-    const flags = [step.chown ? `--chown=${step.chown}` : '', step.chmod ? `--chmod=${step.chmod}` : ''].filter(Boolean);
-    return `${step.add ? 'ADD' : 'COPY'} ${[...flags, ...step.sources, step.dest].join(' ')} # buildkit`;
-  }
-  if (step.kind === 'config' && (step.instruction === 'cmd' || step.instruction === 'entrypoint')) {
-    const list = step.instruction === 'cmd' ? step.config.cmd : step.config.entrypoint;
-    return `${step.instruction.toUpperCase()} [${(list ?? []).map((s) => JSON.stringify(s)).join(' ')}]`;
-  }
-  return step.display;
-}
-
+/** The step's history entry: BuildKit's text (from the frontend), the step's time, empty or not. */
 export function historyEntry(step: Step, created: string | undefined, emptyLayer: boolean): HistoryEntry {
-  return dropUndefined({ created, created_by: historyText(step), comment: 'buildkit.dockerfile.v0', empty_layer: emptyLayer ? true : undefined });
+  return dropUndefined({ created, created_by: step.createdBy, comment: 'buildkit.dockerfile.v0', empty_layer: emptyLayer ? true : undefined });
 }
 
 /** The image config of a stage's result. */
@@ -146,7 +131,6 @@ export function imageConfig(args: {
   base: ImageConfigJson | undefined;
   platform: Platform;
   state: ImageConfigState;
-  argsEscaped: boolean;
   history: readonly HistoryEntry[];
   layers: readonly Layer[];
 }): ImageConfigJson {
@@ -155,7 +139,8 @@ export function imageConfig(args: {
     architecture: args.platform.architecture,
     os: args.platform.os,
     variant: args.platform.variant,
-    config: configObject(args.state, args.argsEscaped),
+    author: args.state.author,
+    config: configObject(args.state),
     created,
     history: [...args.history],
     rootfs: { type: 'layers' as const, diff_ids: args.layers.map((l) => l.diffId) },

@@ -20,7 +20,7 @@ import { Readable } from 'node:stream';
 import { parseDigest } from '../../oci/digest.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { sha256Digest } from '../../cache/buildkit/index.js';
-import type { BuildOptions, ImageConfigState, StageHeader, StagePlan, Step, Ast } from '../dockerfile/model.js';
+import type { Ast, BuildOptions, ImageConfigState, StageBase, StageHeader, StagePlan, Step } from '../dockerfile/model.js';
 import type { ExecLimits } from '../executor/executor.js';
 import type { BuildHost, StepInputsRecord } from '../host.js';
 import type { BuildEvent, BuildJob, BuildResult, CacheReportEntry } from '../job.js';
@@ -44,7 +44,7 @@ import {
 } from './image.js';
 import { InFlight } from './inflight.js';
 import { imageKey, SCRATCH_KEY, stepKey, type StepSources } from './keys.js';
-import type { BuildParts, CopyStep, SourceDigest } from './parts.js';
+import type { BuildParts, SourceDigest } from './parts.js';
 import { missReason, type StepInputs } from './report.js';
 import { executeStep, StepFailedError, type StepContext } from './steps.js';
 import { Vertices } from './vertices.js';
@@ -104,7 +104,6 @@ interface StageResult {
   readonly state: ImageConfigState;
   readonly base: ImageConfigJson | undefined;
   readonly platform: Platform;
-  readonly argsEscaped: boolean;
 }
 
 interface Miss {
@@ -142,7 +141,12 @@ class Build {
     const first = job.request.tags[0];
     if (!first) throw new Error('a build needs at least one tag');
     this.repository = parseImageReference(first).repository;
-    this.options = { buildArgs: job.request.buildArgs, ...(job.request.target ? { target: job.request.target } : {}) };
+    const host = hostPlatform();
+    this.options = {
+      buildArgs: job.request.buildArgs,
+      platform: `${host.os}/${host.architecture}${host.variant ? `/${host.variant}` : ''}`,
+      ...(job.request.target ? { target: job.request.target } : {}),
+    };
     this.now = deps.now ?? (() => new Date());
   }
 
@@ -231,12 +235,10 @@ class Build {
     let recordKey = base.recordKey;
     let parentKey = base.key;
     const history = [...base.history];
-    let argsEscaped = base.argsEscaped;
     let vertex = 0;
     for (const [i, { step, key, sources, digest }] of keyed.entries()) {
       if (step.kind === 'config') {
         history.push(historyEntry(step, chain.at(-1)?.createdAt ?? this.now().toISOString(), true));
-        if (step.instruction === 'cmd' || step.instruction === 'entrypoint') argsEscaped = true;
         parentKey = key;
         continue;
       }
@@ -250,7 +252,7 @@ class Build {
       } else {
         const lowers = chain;
         chain = await this.vertices.step(name, (onLog) =>
-          inFlight.run(key, () => executeStep(this.stepContext(onLog), step, lowers, (from) => this.fromChain(from, platform))),
+          inFlight.run(key, () => executeStep(this.stepContext(onLog), step, lowers, (from) => this.chainOf(from, platform))),
         );
       }
       const added = chain.length > before.length;
@@ -281,17 +283,16 @@ class Build {
       state: steps.at(-1)?.config ?? base.state,
       base: base.config,
       platform,
-      argsEscaped,
     };
   }
 
   private async stageBase(header: StageHeader, platform: Platform) {
     if (header.base.kind === 'scratch') {
-      return { key: SCRATCH_KEY, recordKey: SCRATCH_KEY, layers: [] as Layer[], history: [] as HistoryEntry[], state: configState(undefined), config: undefined, argsEscaped: false, image: undefined };
+      return { key: SCRATCH_KEY, recordKey: SCRATCH_KEY, layers: [] as Layer[], history: [] as HistoryEntry[], state: configState(undefined), config: undefined, image: undefined };
     }
     if (header.base.kind === 'stage') {
       const from = await this.stage(header.base.index);
-      return { key: from.key, recordKey: from.recordKey, layers: from.layers, history: from.history, state: from.state, config: from.base, argsEscaped: from.argsEscaped, image: undefined };
+      return { key: from.key, recordKey: from.recordKey, layers: from.layers, history: from.history, state: from.state, config: from.base, image: undefined };
     }
     const image = await this.image(header.base.reference, platform);
     const key = imageKey(image.manifestDigest);
@@ -303,27 +304,37 @@ class Build {
       history: image.config.history,
       state: configState(image.config),
       config: image.config,
-      argsEscaped: image.config.config?.ArgsEscaped === true,
       image,
     };
   }
 
   private async sourcesOf(step: Step, platform: Platform): Promise<{ sources: StepSources; digest?: SourceDigest }> {
+    if (step.kind === 'run') {
+      const binds = step.mounts.filter((m) => m.type === 'bind');
+      if (binds.length === 0) return { sources: {} };
+      const mounts = await Promise.all(
+        binds.map((m) => (m.from ? this.keyOf(m.from, platform) : this.deps.parts.context.pathDigest(this.contextDir, m.source))),
+      );
+      return { sources: { mounts } };
+    }
     if (step.kind !== 'copy') return { sources: {} };
     const from = step.from;
     if (!from) {
       const digest = await this.deps.parts.context.sourceDigest(this.contextDir, step, true);
       return { sources: { contentDigest: digest.digest }, digest };
     }
-    if (from.kind === 'stage') return { sources: { fromKey: (await this.stage(from.index)).key } };
-    if (from.kind === 'image') return { sources: { fromKey: imageKey((await this.image(from.reference, platform)).manifestDigest) } };
-    return { sources: { fromKey: SCRATCH_KEY } };
+    return { sources: { fromKey: await this.keyOf(from, platform) } };
   }
 
-  /** The layer chain a `COPY --from` reads. */
-  private async fromChain(step: CopyStep, platform: Platform): Promise<readonly Layer[] | undefined> {
-    const from = step.from;
-    if (!from) return undefined;
+  /** The key another stage's result, an image or scratch is known by. */
+  private async keyOf(from: StageBase, platform: Platform): Promise<string> {
+    if (from.kind === 'stage') return (await this.stage(from.index)).key;
+    if (from.kind === 'image') return imageKey((await this.image(from.reference, platform)).manifestDigest);
+    return SCRATCH_KEY;
+  }
+
+  /** The layer chain a `COPY --from` or `RUN --mount=…,from=` reads. */
+  private async chainOf(from: StageBase, platform: Platform): Promise<readonly Layer[]> {
     if (from.kind === 'stage') return (await this.stage(from.index)).layers;
     if (from.kind === 'image') return (await this.image(from.reference, platform)).layers;
     return [];
@@ -366,7 +377,7 @@ class Build {
   /** The image config and manifest, written to every tag (skipped where the tag already has it). */
   private async output(target: StageResult): Promise<Array<{ reference: string; digest: string }>> {
     const format = this.job.request.format;
-    const config = imageConfig({ base: target.base, platform: target.platform, state: target.state, argsEscaped: target.argsEscaped, history: target.history, layers: target.layers });
+    const config = imageConfig({ base: target.base, platform: target.platform, state: target.state, history: target.history, layers: target.layers });
     const configBytes = Buffer.from(JSON.stringify(config));
     const configRef = { digest: sha256Digest(configBytes), size: configBytes.byteLength };
     const manifest = imageManifest(format, configRef, target.layers);

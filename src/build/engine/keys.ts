@@ -27,6 +27,8 @@ export interface StepSources {
   readonly contentDigest?: string;
   /** Key of the `COPY --from` stage's result, or of the image. */
   readonly fromKey?: string;
+  /** RUN bind mounts: per mount, the context path's digest or the `from` stage's (image's) key. */
+  readonly mounts?: readonly string[];
 }
 
 export function stepKey(parent: string, step: Step, sources: StepSources = {}): string {
@@ -39,7 +41,9 @@ export function stepKey(parent: string, step: Step, sources: StepSources = {}): 
  * config is kept in the image config, not in the layer.
  */
 export function canonicalStep(step: Step): Record<string, unknown> {
-  const { location: _location, config, ...rest } = step;
+  // History text and flags are derived from the rest; proxy variables never key (BuildKit's rule).
+  const { location: _location, config, createdBy: _createdBy, emptyLayer: _emptyLayer, ...rest } = step;
+  if ('proxyEnv' in rest) delete (rest as { proxyEnv?: unknown }).proxyEnv;
   return { ...rest, workingDir: config.workingDir ?? '/', user: config.user ?? '' };
 }
 

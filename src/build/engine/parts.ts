@@ -31,6 +31,8 @@ export interface ContextParts {
    * .dockerignore applied).
    */
   sourceDigest(root: string, step: CopyStep, fromContext: boolean): Promise<SourceDigest>;
+  /** The digest of a path of the context a `RUN --mount=type=bind` shows the step (a file or a tree). */
+  pathDigest(root: string, path: string): Promise<string>;
   /**
    * Writes what the COPY/ADD adds into `upperDir`. `lowerDirs` are the snapshots of the image the
    * step writes into (for --chown names and existing destinations), lowest first.

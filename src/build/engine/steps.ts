@@ -7,9 +7,10 @@
  */
 import { chown, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import type { RunMount, Step } from '../dockerfile/model.js';
+import type { RunMount, StageBase, Step } from '../dockerfile/model.js';
 import type { ExecLimits, ExecMount } from '../executor/executor.js';
 import type { BlobSink, BlobSource, Compression } from '../layers/layers.js';
+import { resolveChown } from '../layers/copy.js';
 import { layeredRootfs } from '../layers/rootfs.js';
 import type { CacheMounts } from './cache-mounts.js';
 import type { Layer } from './image.js';
@@ -47,13 +48,13 @@ export async function executeStep(
   ctx: StepContext,
   step: Step,
   chain: readonly Layer[],
-  fromChain: (step: CopyStep) => Promise<readonly Layer[] | undefined>,
+  chainOf: (base: StageBase) => Promise<readonly Layer[]>,
 ): Promise<readonly Layer[]> {
   const upper = await mkdtemp(join(ctx.scratch, 'upper-'));
   const lowers = await acquireLowers(ctx.parts.snapshots, ctx.source, chain);
   try {
-    if (step.kind === 'run') await runProcess(ctx, step, lowers.dirs, upper);
-    else if (step.kind === 'copy') await copyFiles(ctx, step, lowers.dirs, upper, fromChain);
+    if (step.kind === 'run') await runProcess(ctx, step, lowers.dirs, upper, chainOf);
+    else if (step.kind === 'copy') await copyFiles(ctx, step, lowers.dirs, upper, chainOf);
     else if (step.kind === 'workdir') await makeWorkdir(ctx, step, lowers.dirs, upper);
     else return chain;
     const layer = await ctx.parts.layerWriter.fromUpperDir(upper, ctx.sink, {
@@ -69,18 +70,52 @@ export async function executeStep(
   }
 }
 
-async function runProcess(ctx: StepContext, step: RunStep, lowerDirs: readonly string[], upperDir: string): Promise<void> {
+async function runProcess(
+  ctx: StepContext,
+  step: RunStep,
+  lowerDirs: readonly string[],
+  upperDir: string,
+  chainOf: (base: StageBase) => Promise<readonly Layer[]>,
+): Promise<void> {
   if (step.network === 'host') throw new StepFailedError('RUN --network=host is not allowed: build steps never share the host network');
   const mounts: ExecMount[] = [];
   const caches: Array<Extract<RunMount, { type: 'cache' }>> = [];
-  for (const mount of step.mounts) {
-    if (mount.type === 'cache') caches.push(mount);
-    else if (mount.type === 'tmpfs') mounts.push({ kind: 'tmpfs', target: mount.target, ...(mount.size !== undefined ? { sizeBytes: mount.size } : {}) });
-    else if (mount.type === 'bind') {
-      if (mount.from) throw new StepFailedError(`RUN --mount=type=bind,from=${mount.from} is not supported yet`);
-      mounts.push({ kind: 'bind', source: insideDir(ctx.contextDir, mount.source), target: mount.target, readonly: true });
-    } else if (mount.required) throw new StepFailedError(`secret "${mount.id}" was not provided to this build`);
+  const views: Array<{ close(): Promise<void>; release(): void }> = [];
+  try {
+    for (const mount of step.mounts) {
+      if (mount.type === 'cache') {
+        if (mount.from) throw new StepFailedError('RUN --mount=type=cache,from=… is not supported yet');
+        caches.push(mount);
+      } else if (mount.type === 'tmpfs') mounts.push({ kind: 'tmpfs', target: mount.target, ...(mount.size !== undefined ? { sizeBytes: mount.size } : {}) });
+      else if (mount.type === 'bind') {
+        // Bind mounts are read-only here: a `rw` bind's writes are discarded by BuildKit anyway.
+        let root = ctx.contextDir;
+        if (mount.from) {
+          const held = await acquireLowers(ctx.parts.snapshots, ctx.source, await chainOf(mount.from));
+          const view = await mergedView(held.dirs, ctx.scratch);
+          views.push({ close: view.close, release: held.release });
+          root = view.dir;
+        }
+        mounts.push({ kind: 'bind', source: insideDir(root, mount.source, true), target: mount.target, readonly: true });
+      } else if (mount.required) throw new StepFailedError(`secret "${mount.id}" was not provided to this build`);
+    }
+    await execute(ctx, step, lowerDirs, upperDir, mounts, caches);
+  } finally {
+    for (const view of views) {
+      await view.close();
+      view.release();
+    }
   }
+}
+
+async function execute(
+  ctx: StepContext,
+  step: RunStep,
+  lowerDirs: readonly string[],
+  upperDir: string,
+  mounts: ExecMount[],
+  caches: ReadonlyArray<Extract<RunMount, { type: 'cache' }>>,
+): Promise<void> {
   if (step.heredocs.length > 0) {
     const pipes = await mkdtemp(join(ctx.scratch, 'heredocs-'));
     for (const doc of step.heredocs) await writeFile(insideDir(pipes, doc.name), doc.content, { mode: 0o755 });
@@ -91,7 +126,7 @@ async function runProcess(ctx: StepContext, step: RunStep, lowerDirs: readonly s
       lowerDirs,
       upperDir,
       argv: step.argv,
-      env: step.env,
+      env: [...step.env, ...step.proxyEnv],
       cwd: step.config.workingDir ?? '/',
       user: step.config.user ?? '0:0',
       mounts: all,
@@ -127,9 +162,10 @@ async function copyFiles(
   step: CopyStep,
   lowerDirs: readonly string[],
   upperDir: string,
-  fromChain: (step: CopyStep) => Promise<readonly Layer[] | undefined>,
+  chainOf: (base: StageBase) => Promise<readonly Layer[]>,
 ): Promise<void> {
-  const chain = await fromChain(step);
+  if (step.parents) throw new StepFailedError(`${step.add ? 'ADD' : 'COPY'} --parents is not supported yet`);
+  const chain = step.from ? await chainOf(step.from) : undefined;
   const fromLowers = chain ? await acquireLowers(ctx.parts.snapshots, ctx.source, chain) : undefined;
   const sourceView = fromLowers ? await mergedView(fromLowers.dirs, ctx.scratch) : undefined;
   try {
@@ -149,7 +185,7 @@ async function makeWorkdir(ctx: StepContext, step: WorkdirStep, lowerDirs: reado
   const view = layeredRootfs(lowerDirs);
   {
     const parts = posix.resolve('/', step.path).split('/').filter(Boolean);
-    const [uid, gid] = numericUser(step.config.user);
+    const { uid, gid } = await resolveChown(step.config.user, view).catch(() => ({ uid: 0, gid: 0 }));
     let created = false;
     for (let i = 1; i <= parts.length; i++) {
       const relative = parts.slice(0, i).join('/');
@@ -175,16 +211,10 @@ async function makeWorkdir(ctx: StepContext, step: WorkdirStep, lowerDirs: reado
   }
 }
 
-function numericUser(user: string | undefined): [number, number] {
-  const match = /^(\d+)(?::(\d+))?$/.exec(user ?? '');
-  if (!match) return [0, 0];
-  const uid = Number(match[1]);
-  return [uid, match[2] !== undefined ? Number(match[2]) : uid];
-}
-
 /** `name` under `dir`, refusing anything that would leave it. */
-function insideDir(dir: string, name: string): string {
+function insideDir(dir: string, name: string, rootAllowed = false): string {
   const clean = posix.normalize(`/${name}`).replace(/^\/+/, '');
+  if (clean === '' && rootAllowed) return dir;
   if (clean === '' || clean.split('/').includes('..')) throw new StepFailedError(`path "${name}" leaves its directory`);
   return join(dir, clean);
 }
