@@ -29,6 +29,7 @@ import { loadBaseImage, parseImageReference, type BaseImage } from './base.js';
 import { BlobStoreSink, BlobStoreSource } from '../layers/blob-sink.js';
 import { buildCacheExport, type ExportRecord } from './cache-export.js';
 import { CacheMounts } from './cache-mounts.js';
+import { defaultParts } from './default-parts.js';
 import {
   configState,
   historyEntry,
@@ -58,7 +59,8 @@ export interface EngineDeps {
   readonly store: BlobStore;
   /** DATA_DIR/worker: snapshots, cache mounts and per-build scratch space live under it. */
   readonly workDir: string;
-  readonly parts: BuildParts;
+  /** Default: the real parts for `workDir` (./default-parts.ts). */
+  readonly parts?: BuildParts;
   /** What `RUN --network=default` gets (a server setting): no network, or outbound only. */
   readonly network?: 'none' | 'outbound';
   readonly limits?: ExecLimits;
@@ -75,10 +77,11 @@ const cacheMountsByRoot = new Map<string, CacheMounts>();
 
 export async function runBuild(job: BuildJob, deps: EngineDeps, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<BuildResult> {
   const started = performance.now();
-  const build = new Build(job, deps, emit, signal);
+  const parts = deps.parts ?? defaultParts(deps.workDir, deps.network === 'outbound' ? { outbound: true } : {});
+  const build = new Build(job, { ...deps, parts }, emit, signal);
   try {
     const images = await build.run();
-    return { status: 'succeeded', images, cache: await build.report(), durationMs: Math.round(performance.now() - started) };
+    return { status: 'succeeded', images, cache: build.finalReport ?? (await build.report()), durationMs: Math.round(performance.now() - started) };
   } catch (error) {
     const cancelled = signal.aborted;
     const message = cancelled ? 'build cancelled' : (error as Error).message;
@@ -124,13 +127,14 @@ class Build {
   private readonly exports: ExportRecord[] = [];
   private readonly entries: Array<CacheReportEntry & { miss?: Miss }> = [];
   private cacheTags: string[] = [];
+  finalReport: CacheReportEntry[] | undefined;
   private ast: Ast | undefined;
   private plan: StagePlan | undefined;
   private readonly now: () => Date;
 
   constructor(
     private readonly job: BuildJob,
-    private readonly deps: EngineDeps,
+    private readonly deps: EngineDeps & { readonly parts: BuildParts },
     emit: (event: BuildEvent) => void,
     private readonly signal: AbortSignal,
   ) {
@@ -168,6 +172,8 @@ class Build {
     const target = results[plan.needed.indexOf(plan.target)]!;
     const images = await this.output(target);
     await this.exportCache();
+    // The report reads the previous records at each missed position before this build's join them.
+    this.finalReport = await this.report();
     await this.saveSteps();
     return images;
   }
