@@ -22,7 +22,7 @@ import type { BlobStore } from '../../storage/blob-store.js';
 import { sha256Digest } from '../../cache/buildkit/index.js';
 import type { Ast, BuildOptions, ImageConfigState, StageBase, StageHeader, StagePlan, Step } from '../dockerfile/model.js';
 import type { ExecLimits } from '../executor/executor.js';
-import type { BuildHost, StepInputsRecord } from '../host.js';
+import type { BuildHost, CacheRecordHit, StepInputsRecord } from '../host.js';
 import type { BuildEvent, BuildJob, BuildResult, CacheReportEntry } from '../job.js';
 import type { BlobSource, Compression } from '../layers/layers.js';
 import { loadBaseImage, parseImageReference, type BaseImage } from './base.js';
@@ -109,6 +109,30 @@ interface StageResult {
   readonly platform: Platform;
 }
 
+type PlannedBase =
+  | { readonly kind: 'scratch'; readonly key: string; readonly recordKey: string; readonly state: ImageConfigState; readonly config: undefined }
+  | { readonly kind: 'stage'; readonly index: number; readonly key: string; readonly recordKey: string; readonly state: ImageConfigState; readonly config: ImageConfigJson | undefined }
+  | { readonly kind: 'image'; readonly image: BaseImage; readonly key: string; readonly recordKey: string; readonly state: ImageConfigState; readonly config: ImageConfigJson };
+
+interface KeyedStep {
+  readonly step: Step;
+  readonly key: string;
+  readonly sources: StepSources;
+  readonly digest?: SourceDigest;
+}
+
+interface PlannedStage {
+  readonly header: StageHeader;
+  readonly platform: Platform;
+  readonly base: PlannedBase;
+  readonly keyed: readonly KeyedStep[];
+  /** The key of the stage's result, and of its last step that has a cache record. */
+  readonly key: string;
+  readonly recordKey: string;
+  readonly state: ImageConfigState;
+  readonly label: (index: number, text: string) => string;
+}
+
 interface Miss {
   readonly index: number;
   readonly record: StepInputsRecord;
@@ -123,9 +147,12 @@ class Build {
   private readonly repository: string;
   private readonly options: BuildOptions;
   private readonly stages = new Map<number, Promise<StageResult>>();
+  private readonly planned = new Map<number, Promise<PlannedStage>>();
+  private hits = new Map<string, CacheRecordHit>();
   private readonly images = new Map<string, Promise<BaseImage>>();
   private readonly exports: ExportRecord[] = [];
-  private readonly entries: Array<CacheReportEntry & { miss?: Miss }> = [];
+  /** Report entries with their place in build order (stages run concurrently). */
+  private readonly entries: Array<CacheReportEntry & { miss?: Miss; order: [number, number] }> = [];
   private cacheTags: string[] = [];
   finalReport: CacheReportEntry[] | undefined;
   private ast: Ast | undefined;
@@ -156,6 +183,9 @@ class Build {
 
   async run(): Promise<Array<{ reference: string; digest: string }>> {
     const { parts } = this.deps;
+    // The cache tags are read while the context is unpacked.
+    const cacheTags = this.deps.host.cacheTags(this.repository, this.job.request.cacheBranch);
+    cacheTags.catch(() => undefined);
     const text = await this.vertices.step(`[internal] load build definition from ${this.job.request.dockerfile}`, async () => {
       await rm(this.dir, { recursive: true, force: true });
       await mkdir(this.contextDir, { recursive: true });
@@ -166,8 +196,12 @@ class Build {
     });
     this.ast = parts.dockerfile.parse(text);
     this.plan = parts.dockerfile.planStages(this.ast, this.options);
-    this.cacheTags = await this.deps.host.cacheTags(this.repository, this.job.request.cacheBranch);
     const plan = this.plan;
+    const planned = await Promise.all(plan.needed.map((i) => this.planStage(i)));
+    // One query for the whole build's keys (at most one per stage, as the issue asks).
+    const keys = planned.flatMap((p) => p.keyed.filter((k) => k.step.kind !== 'config').map((k) => k.key));
+    this.cacheTags = await cacheTags;
+    if (!this.job.request.noCache && keys.length > 0) this.hits = await this.deps.host.lookupCache(this.repository, this.cacheTags, keys);
     const results = await Promise.all(plan.needed.map((i) => this.stage(i)));
     const target = results[plan.needed.indexOf(plan.target)]!;
     const images = await this.output(target);
@@ -184,7 +218,8 @@ class Build {
     const positions = misses.map((e) => e.miss!.record.position);
     const before = positions.length > 0 && !this.job.request.noCache ? await this.deps.host.latestSteps(this.repository, positions) : [];
     const byPosition = new Map(before.map((r) => [r.position, r]));
-    return this.entries.map(({ miss, ...entry }) => {
+    const ordered = [...this.entries].sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]);
+    return ordered.map(({ miss, order: _order, ...entry }) => {
       if (!miss) return entry;
       if (this.job.request.noCache) return { ...entry, reason: { kind: 'no-cache' } };
       const previous = byPosition.get(miss.record.position);
@@ -216,33 +251,70 @@ class Build {
     return image;
   }
 
-  private async buildStage(index: number): Promise<StageResult> {
+  /**
+   * A stage's plan: its base, its steps resolved against the base's config, and every step's
+   * chain key. Needs other stages' plans (keys and configs), never their results, so the whole
+   * build is keyed (and looked up) before anything runs.
+   */
+  private planStage(index: number): Promise<PlannedStage> {
+    let planned = this.planned.get(index);
+    if (!planned) {
+      planned = this.makePlan(index);
+      this.planned.set(index, planned);
+    }
+    return planned;
+  }
+
+  private async makePlan(index: number): Promise<PlannedStage> {
     const plan = this.plan!;
     const header = plan.stages[index]!;
     const platform = (header.platform ? parsePlatform(header.platform) : undefined) ?? hostPlatform();
-    const base = await this.stageBase(header, platform);
+    const base = await this.planBase(header, platform);
     const steps = this.deps.parts.dockerfile.resolveStage(this.ast!, plan, index, base.state, this.options);
-    const label = this.labeller(header, steps);
-
-    // Keys first: they need only the base, the sources' digests and other stages' keys.
-    const keyed: Array<{ step: Step; key: string; sources: StepSources; digest?: SourceDigest }> = [];
+    const keyed: KeyedStep[] = [];
     let parent = base.key;
+    let recordKey = base.recordKey;
     for (const step of steps) {
       const { sources, digest } = await this.sourcesOf(step, platform);
       const key = stepKey(parent, step, sources);
       keyed.push({ step, key, sources, ...(digest ? { digest } : {}) });
       parent = key;
+      if (step.kind !== 'config') recordKey = key;
     }
-    const lookups = keyed.filter((k) => k.step.kind !== 'config').map((k) => k.key);
-    const hits = this.job.request.noCache || lookups.length === 0 ? new Map() : await this.deps.host.lookupCache(this.repository, this.cacheTags, lookups);
+    return { header, platform, base, keyed, key: parent, recordKey, state: steps.at(-1)?.config ?? base.state, label: this.labeller(header, steps) };
+  }
 
-    if (base.image) this.vertices.instant(label(0, `FROM ${base.image.reference}@${base.image.manifestDigest}`), true);
-    let chain = base.layers;
+  private async planBase(header: StageHeader, platform: Platform): Promise<PlannedBase> {
+    if (header.base.kind === 'scratch') return { kind: 'scratch', key: SCRATCH_KEY, recordKey: SCRATCH_KEY, state: configState(undefined), config: undefined };
+    if (header.base.kind === 'stage') {
+      const from = await this.planStage(header.base.index);
+      return { kind: 'stage', index: header.base.index, key: from.key, recordKey: from.recordKey, state: from.state, config: from.base.config };
+    }
+    const image = await this.image(header.base.reference, platform);
+    const key = imageKey(image.manifestDigest);
+    return { kind: 'image', key, recordKey: key, state: configState(image.config), config: image.config, image };
+  }
+
+  /** A stage's result: its steps taken from the build's one cache lookup, or run. */
+  private async buildStage(index: number): Promise<StageResult> {
+    const planned = await this.planStage(index);
+    const { header, platform, base, label } = planned;
+    let chain: readonly Layer[] = [];
+    let history: HistoryEntry[] = [];
+    if (base.kind === 'stage') {
+      const from = await this.stage(base.index);
+      chain = from.layers;
+      history = [...from.history];
+    } else if (base.kind === 'image') {
+      chain = base.image.layers;
+      history = [...base.image.config.history];
+      this.exports.push({ key: base.key, layers: chain, createdAt: base.image.config.created ?? this.now().toISOString() });
+      this.vertices.instant(label(0, `FROM ${base.image.reference}@${base.image.manifestDigest}`), true);
+    }
     let recordKey = base.recordKey;
     let parentKey = base.key;
-    const history = [...base.history];
     let vertex = 0;
-    for (const [i, { step, key, sources, digest }] of keyed.entries()) {
+    for (const [i, { step, key, sources, digest }] of planned.keyed.entries()) {
       if (step.kind === 'config') {
         history.push(historyEntry(step, chain.at(-1)?.createdAt ?? this.now().toISOString(), true));
         parentKey = key;
@@ -250,10 +322,10 @@ class Build {
       }
       vertex++;
       const name = label(vertex, step.display);
-      const hit = hits.get(key);
+      const hit = this.hits.get(key);
       const before = chain;
       if (hit) {
-        chain = hit.layers.map((l: Layer) => ({ ...l }));
+        chain = hit.layers.map((l) => ({ ...l }));
         this.vertices.instant(name, true);
       } else {
         const lowers = chain;
@@ -266,7 +338,8 @@ class Build {
       history.push(historyEntry(step, createdAt, !added));
       this.exports.push({ key, parent: recordKey, layers: chain, createdAt });
       const position = `${header.name ?? header.index}#${i}`;
-      const entry: CacheReportEntry & { miss?: Miss } = { step: name, hit: hit !== undefined };
+      const order: [number, number] = [this.plan!.needed.indexOf(index), i];
+      const entry: CacheReportEntry & { miss?: Miss; order: [number, number] } = { step: name, hit: hit !== undefined, order };
       if (!hit) {
         const inputs: StepInputs = {
           instruction: step.display,
@@ -281,37 +354,7 @@ class Build {
       recordKey = key;
       parentKey = key;
     }
-    return {
-      key: parentKey,
-      recordKey,
-      layers: chain,
-      history,
-      state: steps.at(-1)?.config ?? base.state,
-      base: base.config,
-      platform,
-    };
-  }
-
-  private async stageBase(header: StageHeader, platform: Platform) {
-    if (header.base.kind === 'scratch') {
-      return { key: SCRATCH_KEY, recordKey: SCRATCH_KEY, layers: [] as Layer[], history: [] as HistoryEntry[], state: configState(undefined), config: undefined, image: undefined };
-    }
-    if (header.base.kind === 'stage') {
-      const from = await this.stage(header.base.index);
-      return { key: from.key, recordKey: from.recordKey, layers: from.layers, history: from.history, state: from.state, config: from.base, image: undefined };
-    }
-    const image = await this.image(header.base.reference, platform);
-    const key = imageKey(image.manifestDigest);
-    this.exports.push({ key, layers: image.layers, createdAt: image.config.created ?? this.now().toISOString() });
-    return {
-      key,
-      recordKey: key,
-      layers: image.layers,
-      history: image.config.history,
-      state: configState(image.config),
-      config: image.config,
-      image,
-    };
+    return { key: parentKey, recordKey, layers: chain, history, state: planned.state, base: base.config, platform };
   }
 
   private async sourcesOf(step: Step, platform: Platform): Promise<{ sources: StepSources; digest?: SourceDigest }> {
@@ -334,7 +377,7 @@ class Build {
 
   /** The key another stage's result, an image or scratch is known by. */
   private async keyOf(from: StageBase, platform: Platform): Promise<string> {
-    if (from.kind === 'stage') return (await this.stage(from.index)).key;
+    if (from.kind === 'stage') return (await this.planStage(from.index)).key;
     if (from.kind === 'image') return imageKey((await this.image(from.reference, platform)).manifestDigest);
     return SCRATCH_KEY;
   }
