@@ -5,7 +5,7 @@
  * heavy loads or opens.
  */
 import { loadConfig } from './load-config.js';
-import { CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
+import { BUILD_WORKER_OPTIONS, CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
 
 export interface Command {
@@ -24,10 +24,10 @@ export const COMMANDS: readonly Command[] = [
     name: 'serve',
     summary: 'run the registry',
     description: 'Runs the registry until SIGTERM or SIGINT. Settings come from these flags, the environment and a JSON config file, in that order (see README).',
-    options: CONFIG_OPTIONS,
+    options: [...CONFIG_OPTIONS, ...BUILD_WORKER_OPTIONS],
     whenDirectoryInUse: 'stop it before starting another on the same --data-dir, give each its own --data-dir, or share a PostgreSQL database (DATABASE_URL)',
     async run(options) {
-      const config = loadConfig(options);
+      const config = loadConfig(options, process.env, [...CONFIG_OPTIONS, ...BUILD_WORKER_OPTIONS]);
       await (await import('./serve.js')).serve(config);
     },
   },

@@ -34,6 +34,11 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', help: 'JSON config file (CAIRN_CONFIG): an object of settings, keys as in README' },
 ];
 
+/** `cairn serve`'s own: the build workers it forks. */
+export const BUILD_WORKER_OPTIONS: readonly OptionSpec[] = [
+  { name: 'build-workers', type: 'string', value: 'N', setting: 'buildWorkers', help: 'build worker processes to run (default 1; 0 turns builds off here)' },
+];
+
 export const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help' };
 
 export interface ParsedOptions {

@@ -8,6 +8,7 @@ import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
 import { BranchStore } from './branches.js';
+import { BuildStore } from './builds.js';
 import { CacheStore } from './caches.js';
 import { GcStore } from './gc.js';
 import { CacheUsageStore } from './cache-usage.js';
@@ -32,6 +33,7 @@ export interface Stores {
   readonly retention: RetentionStore;
   readonly branches: BranchStore;
   readonly cacheUsage: CacheUsageStore;
+  readonly builds: BuildStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -49,6 +51,7 @@ export function storesFor(db: Kysely<Database>): Stores {
     retention: new RetentionStore(db),
     branches: new BranchStore(db),
     cacheUsage: new CacheUsageStore(db),
+    builds: new BuildStore(db),
   };
 }
 
