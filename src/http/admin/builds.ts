@@ -282,7 +282,8 @@ async function create(access: AccessControl, builds: BuildService, request: Fast
   const parts = request.parts({ limits: { parts: 2, fields: 1, files: 1, fieldSize: MAX_REQUEST_PART, fileSize: builds.contextMaxBytes + 1 } });
   for await (const part of parts) {
     if (part.type === 'field' && part.fieldname === 'request' && !buildRequest) {
-      buildRequest = parseRequest(request, String(part.value));
+      // A part sent as application/json arrives parsed (secure-json-parse); any other as text.
+      buildRequest = parseRequest(request, part.value);
       await requirePush(access, caller, buildRequest.tags);
     } else if (part.type === 'file' && part.fieldname === 'context' && buildRequest && !context) {
       context = await builds.storeContext(part.file);
@@ -295,12 +296,14 @@ async function create(access: AccessControl, builds: BuildService, request: Fast
   return builds.create(buildRequest, context, auditActor(caller));
 }
 
-function parseRequest(request: FastifyRequest, text: string): BuildRequest {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new BuildError('build_request_invalid', 'the "request" part is not valid JSON');
+function parseRequest(request: FastifyRequest, part: unknown): BuildRequest {
+  let value = part;
+  if (typeof part === 'string') {
+    try {
+      value = JSON.parse(part);
+    } catch {
+      throw new BuildError('build_request_invalid', 'the "request" part is not valid JSON');
+    }
   }
   if (typeof value !== 'object' || value === null || Object.hasOwn(value, '__proto__')) throw new BuildError('build_request_invalid', 'the "request" part must be a JSON object');
   const validate = request.compileValidationSchema(buildRequestSchema as unknown as Record<string, unknown>, 'body');

@@ -180,6 +180,8 @@ function fromFastify(error: FastifyError): ApiError {
     // @fastify/multipart (the builds API's upload)
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new ApiError('media_type_unsupported', 'the body is not multipart/form-data');
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+      return new ApiError('request_invalid', 'a part declared as application/json is not valid JSON');
     case 'FST_MP_PREMATURE_CLOSE':
       return new ApiError('body_malformed', 'the multipart body ended early');
     case 'FST_PARTS_LIMIT':
