@@ -7,6 +7,7 @@
 import { loadConfig } from './load-config.js';
 import { BUILD_WORKER_OPTIONS, CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
+import { BUILD_COMMANDS } from './build/commands.js';
 
 export interface Command {
   /** As typed: `serve`, `admin create`. */
@@ -16,6 +17,8 @@ export interface Command {
   readonly options: readonly OptionSpec[];
   /** What to do instead when the embedded database is held by another process. */
   readonly whenDirectoryInUse: string;
+  /** Words after the options it takes (`cairn build CONTEXT`); default none. */
+  readonly positionals?: number;
   run(options: ParsedOptions): Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   ...RETENTION_COMMANDS,
+  ...BUILD_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */
