@@ -5,7 +5,7 @@
  * a pull makes), so the channel carries only metadata.
  */
 import type { Readable } from 'node:stream';
-import type { BuildHost, CacheRecordHit } from '../host.js';
+import type { BuildHost, CacheRecordHit, StepInputsRecord } from '../host.js';
 import type { BuildEvent, BuildJob, BuildResult } from '../job.js';
 import type { BuildQueue, LeaseState, WorkerIdentity } from '../queue.js';
 import type { BlobStore } from '../../storage/blob-store.js';
@@ -81,6 +81,14 @@ export class IpcBuildHost implements BuildHost {
 
   cacheTags(repository: string, branch: string | undefined): Promise<string[]> {
     return this.channel.call('host', 'cacheTags', repository, branch);
+  }
+
+  saveSteps(repository: string, steps: readonly StepInputsRecord[]): Promise<void> {
+    return this.channel.call('host', 'saveSteps', repository, steps);
+  }
+
+  latestSteps(repository: string, positions: readonly string[]): Promise<StepInputsRecord[]> {
+    return this.channel.call('host', 'latestSteps', repository, positions);
   }
 }
 

@@ -39,5 +39,9 @@ export function createBuildHost(metadata: Metadata, registry: Registry): BuildHo
     async cacheTags() {
       return [];
     },
+    async saveSteps() {},
+    async latestSteps() {
+      return [];
+    },
   };
 }
