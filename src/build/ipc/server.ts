@@ -35,5 +35,14 @@ async function answer(targets: IpcTargets, call: IpcCall): Promise<IpcReply> {
 function failureOf(error: unknown): IpcFailure {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
   const { kind, detail } = error as Error & { kind?: unknown; detail?: unknown };
-  return { name: error.name, message: error.message, ...(kind !== undefined ? { kind } : {}), ...(detail !== undefined ? { detail: structuredClone(detail) } : {}) };
+  return { name: error.name, message: error.message, ...(kind !== undefined ? { kind } : {}), ...(detail !== undefined ? { detail: cloneable(detail) } : {}) };
+}
+
+/** The detail as it can cross the channel (V8 serialisation refuses functions and the like). */
+function cloneable(detail: unknown): unknown {
+  try {
+    return structuredClone(detail);
+  } catch {
+    return String(detail);
+  }
 }

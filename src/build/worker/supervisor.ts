@@ -102,6 +102,6 @@ export class WorkerSupervisor {
       logger.error({ code, signal, restartInMs: slot.delay }, 'build worker exited; restarting it');
       slot.timer = setTimeout(() => this.spawn(slot), slot.delay);
     });
-    logger.info({ pid: child.pid, worker: id }, 'build worker started');
+    logger.info({ workerPid: child.pid, worker: id }, 'build worker started');
   }
 }

@@ -233,10 +233,17 @@ export function buildRoutes(access: AccessControl, builds: BuildService): AdminR
       handler: async ({ params, query, caller, request }) => {
         requireAuthenticated(caller);
         await visible(caller, params.id);
+        // The client going away ends the follow (its socket closes); the listener goes with it.
         const gone = new AbortController();
-        request.raw.socket.once('close', () => gone.abort());
+        const socket = request.raw.socket;
+        const abort = () => gone.abort();
+        socket.once('close', abort);
         const lines = async function* () {
-          for await (const row of builds.follow(params.id, query.after, gone.signal)) yield `${JSON.stringify({ seq: row.seq, ...row.event })}\n`;
+          try {
+            for await (const row of builds.follow(params.id, query.after, gone.signal)) yield `${JSON.stringify({ seq: row.seq, ...row.event })}\n`;
+          } finally {
+            socket.off('close', abort);
+          }
         };
         return Readable.from(lines(), { objectMode: false });
       },

@@ -190,7 +190,7 @@ function fromFastify(error: FastifyError): ApiError {
       return new ApiError('request_invalid', error.message);
   }
   // busboy's complaints about the multipart framing itself
-  if (/^(Unexpected end of (form|file)|Malformed part header|Multipart: Boundary not found)/.test(error.message ?? '')) return new ApiError('body_malformed', `the multipart body is malformed: ${error.message}`);
+  if (/^(Unexpected end of (form|file|multipart data)|Malformed part header|Multipart: Boundary not found)/.test(error.message ?? '')) return new ApiError('body_malformed', `the multipart body is malformed: ${error.message}`);
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || error.message === 'aborted') return new ApiError('body_malformed', 'request body aborted');
   // Any other client error Fastify finds in a request is the request's fault, never a 500.
