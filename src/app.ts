@@ -24,11 +24,15 @@ import { SYSTEM } from './metadata/stores/audit.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
-import { FilesystemBlobStore } from './storage/filesystem/filesystem-store.js';
+import { createStorage } from './storage/open.js';
 import { BranchLifecycle } from './retention/branches.js';
 import { RetentionMetrics } from './retention/metrics.js';
 import { RetentionScheduler } from './retention/scheduler.js';
 import { RetentionService } from './retention/service.js';
+import { BuildService } from './build/service.js';
+import { findRunc } from './build/worker/runc.js';
+
+export { createStorage };
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
@@ -198,6 +202,8 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
   const { retention, branches } = createRetention(metadata, registry, metrics, logger, config);
   const scheduler = new RetentionScheduler(metadata, retention, logger);
   scheduler.start(RETENTION_TICK_MS);
+  const workers = await startBuildWorkers(config, { metadata, registry, storage, caches: caches.service }, logger);
+  const builds = new BuildService(metadata, storage, { contextMaxBytes: config.buildContextMaxBytes, ...(workers.disabledReason ? { disabledReason: workers.disabledReason } : {}) });
 
   const server = await buildServer({
     registry,
@@ -207,6 +213,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     metrics,
     retention,
     branches,
+    builds,
     logger,
     maxManifestBytes: config.maxManifestBytes,
     ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),
@@ -240,6 +247,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     async close() {
       releaseLoop();
       clearInterval(sweep);
+      await workers.close();
       await gc.stop();
       await scheduler.stop();
       await server.close();
@@ -250,6 +258,25 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       await storage.close?.();
     },
   };
+}
+
+/**
+ * The build worker processes (`--build-workers`, default 1), forked once the services are up and
+ * answered over IPC (src/build/worker/supervisor.ts). None without runc: builds are then refused
+ * with the reason (the registry itself serves as ever).
+ */
+async function startBuildWorkers(config: CairnConfig, services: { metadata: Metadata; registry: Registry; storage: BlobStore; caches: CacheService }, logger: Logger) {
+  if (config.buildWorkers === 0) return { disabledReason: 'this server runs no build worker (--build-workers 0)', close: async () => undefined };
+  if (!process.env.CAIRN_TEST_BUILD_ENGINE && !(await findRunc())) {
+    const disabledReason = 'runc is not installed on the server (Debian/Ubuntu: apt-get install runc)';
+    logger.warn(disabledReason);
+    return { disabledReason, close: async () => undefined };
+  }
+  const [{ WorkerSupervisor }, { RegistryBuildHost }] = await Promise.all([import('./build/worker/supervisor.js'), import('./build/registry-host.js')]);
+  const { metadata, registry } = services;
+  const supervisor = new WorkerSupervisor({ config, metadata, host: new RegistryBuildHost(services), blobs: registry.blobs, logger });
+  supervisor.start();
+  return { disabledReason: undefined, close: () => supervisor.close() };
 }
 
 /**
@@ -275,28 +302,4 @@ async function loadHttpStack() {
 function holdEventLoop(): () => void {
   const timer = setInterval(() => undefined, 2 ** 30);
   return () => clearInterval(timer);
-}
-
-export async function createStorage(config: CairnConfig, logger: Logger): Promise<BlobStore> {
-  const storage = config.storage;
-  if (storage.kind === 'filesystem') return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
-  // Loaded only when configured: the S3 backend and its signer are not needed on a filesystem.
-  const { S3BlobStore } = await import('./storage/s3/s3-store.js');
-  return new S3BlobStore({
-    endpoint: storage.endpoint,
-    bucket: storage.bucket,
-    region: storage.region,
-    prefix: storage.prefix,
-    forcePathStyle: storage.forcePathStyle,
-    credentials: {
-      accessKeyId: storage.accessKeyId,
-      secretAccessKey: storage.secretAccessKey,
-      ...(storage.sessionToken ? { sessionToken: storage.sessionToken } : {}),
-    },
-    partSize: storage.partSize,
-    maxAttempts: storage.maxAttempts,
-    spoolDir: join(config.dataDir, 's3-spool'),
-    ...(storage.redirectSeconds > 0 ? { redirectSeconds: storage.redirectSeconds } : {}),
-    onRetry: (info) => logger.warn(info, 'retrying S3 request'),
-  });
 }

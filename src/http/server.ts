@@ -11,6 +11,7 @@ import type { GarbageCollector } from '../gc/index.js';
 import type { Metrics } from '../metrics.js';
 import type { BranchLifecycle } from '../retention/branches.js';
 import type { RetentionService } from '../retention/service.js';
+import type { BuildService } from '../build/service.js';
 import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
 import { realmFor } from './auth/challenge.js';
@@ -29,6 +30,7 @@ export interface ServerDeps {
   readonly metrics: Metrics;
   readonly retention: RetentionService;
   readonly branches: BranchLifecycle;
+  readonly builds: BuildService;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
   readonly logger: Logger;
@@ -109,6 +111,7 @@ export async function buildServer(deps: ServerDeps) {
     repositories: deps.registry.repositories,
     retention: deps.retention,
     branches: deps.branches,
+    builds: deps.builds,
   });
   app.get('/metrics', async (request, reply) => {
     // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.

@@ -9,6 +9,7 @@ import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
 import { BranchStore } from './branches.js';
 import { BuildStepStore } from './build-steps.js';
+import { BuildStore } from './builds.js';
 import { CacheStore } from './caches.js';
 import { GcStore } from './gc.js';
 import { CacheUsageStore } from './cache-usage.js';
@@ -34,6 +35,7 @@ export interface Stores {
   readonly branches: BranchStore;
   readonly cacheUsage: CacheUsageStore;
   readonly buildSteps: BuildStepStore;
+  readonly builds: BuildStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -52,6 +54,7 @@ export function storesFor(db: Kysely<Database>): Stores {
     branches: new BranchStore(db),
     cacheUsage: new CacheUsageStore(db),
     buildSteps: new BuildStepStore(db),
+    builds: new BuildStore(db),
   };
 }
 
