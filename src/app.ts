@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
 import { createAccessControl } from './auth/index.js';
 import { ensureAdminChange } from './auth/accounts.js';
+import { CacheMounts } from './build/engine/cache-mounts.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
 import { CacheLayerUsage } from './cache/layer-usage.js';
@@ -214,6 +215,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     retention,
     branches,
     builds,
+    cacheMounts: new CacheMounts(join(config.dataDir, 'worker', 'cache-mounts')),
     logger,
     maxManifestBytes: config.maxManifestBytes,
     ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),

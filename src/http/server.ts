@@ -2,6 +2,7 @@
  * Builds the HTTP server from ready services. Nothing here creates a store or opens a database:
  * tests call `buildServer` with whatever they built, and src/app.ts wires the real thing.
  */
+import type { CacheMounts } from '../build/engine/cache-mounts.js';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
@@ -31,6 +32,8 @@ export interface ServerDeps {
   readonly retention: RetentionService;
   readonly branches: BranchLifecycle;
   readonly builds: BuildService;
+  /** Build cache mounts under DATA_DIR/worker (shared with the worker processes). */
+  readonly cacheMounts: CacheMounts;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
   readonly logger: Logger;
@@ -112,6 +115,7 @@ export async function buildServer(deps: ServerDeps) {
     retention: deps.retention,
     branches: deps.branches,
     builds: deps.builds,
+    cacheMounts: deps.cacheMounts,
   });
   app.get('/metrics', async (request, reply) => {
     // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.

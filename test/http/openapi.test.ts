@@ -16,6 +16,9 @@ import { http, type TestResponse } from '../support/http.js';
 import { describeOnEachDatabase } from '../support/suite.js';
 import { fixtureManifest, pushManifest } from '../cache-api/support.js';
 import { buildBody } from '../build/support/builds.js';
+import { CacheMounts } from '../../src/build/engine/cache-mounts.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const MAX_FAILED_LOGINS = 5;
 
@@ -106,6 +109,9 @@ describeOnEachDatabase(
       const deps = fixtureManifest('g-two-refs', 'two-deps');
       await pushManifest(ctx.base, 'team/cache', 'cache-main', min.bytes, min.mediaType, { headers: asAdmin });
       await pushManifest(ctx.base, 'team/cache', 'cache', deps.bytes, deps.mediaType, { headers: asAdmin });
+      // A build cache mount, as a build worker of this server leaves it under DATA_DIR/worker.
+      const mounts = new CacheMounts(join(ctx.server.dataDir, 'worker', 'cache-mounts'));
+      await mounts.use('team/cache', { type: 'cache', target: '/root/.cache', id: 'probe', sharing: 'shared', readonly: false }, (dir) => writeFile(join(dir, 'f'), 'x'));
     });
 
     test('every operation, called to success and to each failure it can meet', async () => {
@@ -157,6 +163,9 @@ describeOnEachDatabase(
         { operationId: 'getBuild', method: 'GET', path: '/builds/{build}' },
         { operationId: 'cancelBuild', method: 'POST', path: '/builds/{build}/cancel' },
         { operationId: 'getBuildEvents', method: 'GET', path: '/builds/{build}/events?after=0' },
+        { operationId: 'listCacheMounts', method: 'GET', path: '/repositories/team/cache/cache-mounts' },
+        { operationId: 'deleteCacheMount', method: 'DELETE', path: '/repositories/team/cache/cache-mounts/probe' },
+        { operationId: 'deleteCacheMounts', method: 'DELETE', path: '/repositories/team/cache/cache-mounts' },
       ];
       assert.deepEqual(
         [...operations.keys()].filter((id) => !success.some((c) => c.operationId === id)),
@@ -252,6 +261,10 @@ describeOnEachDatabase(
         { operationId: 'cancelBuild', method: 'POST', path: '/builds/not-a-uuid/cancel' },
         { operationId: 'getBuildEvents', method: 'GET', path: '/builds/00000000-0000-4000-8000-000000000000/events' },
         { operationId: 'getBuildEvents', method: 'GET', path: '/builds/not-a-uuid/events' },
+        { operationId: 'listCacheMounts', method: 'GET', path: '/repositories/Team/Cache/cache-mounts' },
+        { operationId: 'deleteCacheMount', method: 'DELETE', path: '/repositories/team/cache/cache-mounts/ghost' },
+        { operationId: 'deleteCacheMount', method: 'DELETE', path: '/repositories/Team/Cache/cache-mounts/ghost' },
+        { operationId: 'deleteCacheMounts', method: 'DELETE', path: '/repositories/Team/Cache/cache-mounts' },
       ];
       for (const c of domain) await send({ ...c, who: asAdmin });
 

@@ -9,7 +9,7 @@
  * directory in use gets a fresh one, discarded afterwards.
  */
 import { createHash } from 'node:crypto';
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyedMutex } from '../../util/keyed-mutex.js';
 import type { RunMount } from '../dockerfile/model.js';
@@ -19,6 +19,18 @@ type CacheMount = Extract<RunMount, { type: 'cache' }>;
 export interface CacheMountInfo {
   readonly repository: string;
   readonly id: string;
+}
+
+/** A cache mount as listed: what it holds, in bytes and in inodes (small files cost inodes). */
+export interface CacheMountUsage extends CacheMountInfo {
+  readonly bytes: number;
+  readonly inodes: number;
+}
+
+export class CacheMountNotFoundError extends Error {
+  constructor(repository: string, id: string) {
+    super(`repository "${repository}" has no cache mount "${id}"`);
+  }
 }
 
 export class CacheMounts {
@@ -43,23 +55,31 @@ export class CacheMounts {
     return this.hold(dir, work);
   }
 
-  async list(repository: string): Promise<CacheMountInfo[]> {
+  async list(repository: string): Promise<CacheMountUsage[]> {
     const base = join(this.root, nameDigest(repository));
-    const out: CacheMountInfo[] = [];
+    const out: CacheMountUsage[] = [];
     for (const entry of await readdir(base).catch(() => [] as string[])) {
       const meta = await readFile(join(base, entry, 'meta.json'), 'utf8').catch(() => undefined);
-      if (meta) out.push(JSON.parse(meta) as CacheMountInfo);
+      if (!meta) continue;
+      const info = JSON.parse(meta) as CacheMountInfo;
+      out.push({ repository: info.repository, id: info.id, ...(await usage(join(base, entry, 'data'))) });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
-  /** Removes one mount (or all of the repository's); false when there was none. */
-  async purge(repository: string, id?: string): Promise<boolean> {
+  /** Removes every cache mount of the repository; answers how many there were. */
+  async purgeAll(repository: string): Promise<number> {
     const base = join(this.root, nameDigest(repository));
-    const target = id === undefined ? base : join(base, nameDigest(id));
-    const existed = await readdir(target).then(() => true, () => false);
+    const count = (await readdir(base).catch(() => [] as string[])).length;
+    await rm(base, { recursive: true, force: true });
+    return count;
+  }
+
+  /** Removes one cache mount (CacheMountNotFoundError when there is none). */
+  async purge(repository: string, id: string): Promise<void> {
+    const target = join(this.root, nameDigest(repository), nameDigest(id));
+    if (!(await lstat(target).then(() => true, () => false))) throw new CacheMountNotFoundError(repository, id);
     await rm(target, { recursive: true, force: true });
-    return existed;
   }
 
   private async hold<T>(dir: string, work: (dir: string) => Promise<T>): Promise<T> {
@@ -89,6 +109,22 @@ export class CacheMounts {
 async function prepare(dir: string, mount: CacheMount): Promise<void> {
   await chmod(dir, mount.mode ?? 0o755);
   await chown(dir, mount.uid ?? 0, mount.gid ?? 0);
+}
+
+/** Bytes and inodes under `dir` (symlinks not followed). */
+async function usage(dir: string): Promise<{ bytes: number; inodes: number }> {
+  let bytes = 0;
+  let inodes = 0;
+  const pending = [dir];
+  while (pending.length > 0) {
+    const current = pending.pop()!;
+    const stats = await lstat(current).catch(() => undefined);
+    if (!stats) continue;
+    inodes++;
+    bytes += stats.blocks * 512;
+    if (stats.isDirectory()) for (const name of await readdir(current).catch(() => [] as string[])) pending.push(join(current, name));
+  }
+  return { bytes, inodes };
 }
 
 function nameDigest(name: string): string {

@@ -14,6 +14,7 @@ import { AuthError, type AuthErrorKind } from '../../auth/errors.js';
 import { BuildError, type BuildErrorKind } from '../../build/errors.js';
 import { PermissionError, type PermissionErrorKind } from '../../auth/permissions.js';
 import { CacheNotFoundError, CacheSettingsError } from '../../cache/service.js';
+import { CacheMountNotFoundError } from '../../build/engine/cache-mounts.js';
 import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
 import { RetentionError, type RetentionErrorKind } from '../../retention/errors.js';
 
@@ -40,6 +41,7 @@ export type ApiErrorKind =
   | 'repository_not_found'
   | 'cache_not_found'
   | 'cache_settings_invalid'
+  | 'cache_mount_not_found'
   | RetentionErrorKind
   | BuildErrorKind
   // us
@@ -88,6 +90,7 @@ export const API_ERRORS: Readonly<Record<ApiErrorKind, WireError>> = {
   permission_not_found: NOT_FOUND,
   repository_not_found: NOT_FOUND,
   cache_not_found: NOT_FOUND,
+  cache_mount_not_found: NOT_FOUND,
   account_exists: CONFLICT,
   token_exists: CONFLICT,
   // retention (src/retention/errors.ts); the webhook kinds are answered by the receivers in hooks.ts
@@ -158,6 +161,7 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof CacheNotFoundError) return new ApiError('cache_not_found', error.message);
   if (error instanceof CacheSettingsError) return new ApiError('cache_settings_invalid', error.message);
+  if (error instanceof CacheMountNotFoundError) return new ApiError('cache_mount_not_found', error.message);
   if (error instanceof RetentionError) return new ApiError(error.kind, error.message);
   if (error instanceof BuildError) return new ApiError(error.kind, error.message);
   if (error instanceof RegistryError || error instanceof StorageError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);

@@ -18,6 +18,8 @@ import type { BranchLifecycle } from '../../retention/branches.js';
 import type { RetentionService } from '../../retention/service.js';
 import { accountRoutes } from './accounts.js';
 import { buildRoutes } from './builds.js';
+import type { CacheMounts } from '../../build/engine/cache-mounts.js';
+import { cacheMountRoutes } from './cache-mounts.js';
 import { cacheRoutes } from './caches.js';
 import { gcRoutes } from './gc.js';
 import { ApiError, apiErrorHandler, sendApiError } from './errors.js';
@@ -36,10 +38,11 @@ export interface AdminApiOptions {
   readonly retention: RetentionService;
   readonly branches: BranchLifecycle;
   readonly builds: BuildService;
+  readonly cacheMounts: CacheMounts;
 }
 
 /** Every operation of the API, in matching order. */
-export function adminRoutes({ access, caches, gc, repositories, retention, branches, builds }: AdminApiOptions): AdminRoute[] {
+export function adminRoutes({ access, caches, gc, repositories, retention, branches, builds, cacheMounts }: AdminApiOptions): AdminRoute[] {
   const routes: AdminRoute[] = [
     ...accountRoutes(access),
     ...permissionRoutes(access),
@@ -47,6 +50,7 @@ export function adminRoutes({ access, caches, gc, repositories, retention, branc
     ...gcRoutes(gc),
     ...retentionRoutes(retention, branches),
     ...buildRoutes(access, builds),
+    ...cacheMountRoutes(cacheMounts),
   ];
   const document = buildOpenApiDocument([openApiRoute(() => document), ...routes]);
   return [openApiRoute(() => document), ...routes];
