@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
 import { createAccessControl } from './auth/index.js';
 import { ensureAdminChange } from './auth/accounts.js';
+import { CacheMounts } from './build/engine/cache-mounts.js';
 import { CacheImports } from './cache/imports.js';
 import { CacheIndexer } from './cache/indexer.js';
 import { CacheLayerUsage } from './cache/layer-usage.js';
@@ -25,11 +26,15 @@ import { SYSTEM } from './metadata/stores/audit.js';
 import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
-import { FilesystemBlobStore } from './storage/filesystem/filesystem-store.js';
+import { createStorage } from './storage/open.js';
 import { BranchLifecycle } from './retention/branches.js';
 import { RetentionMetrics } from './retention/metrics.js';
 import { RetentionScheduler } from './retention/scheduler.js';
 import { RetentionService } from './retention/service.js';
+import { BuildService } from './build/service.js';
+import { findRunc } from './build/worker/runc.js';
+
+export { createStorage };
 
 const PULL_FLUSH_MS = 5_000;
 const UPLOAD_SWEEP_MS = 15 * 60_000;
@@ -48,7 +53,7 @@ export interface App {
 }
 
 /** Wires the BuildKit cache index into the registry: indexing on push, imports on blob GET. */
-async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, mergePatterns: readonly string[]) {
+export async function startCacheAwareness(metadata: Metadata, registry: Registry, metrics: Metrics, logger: Logger, mergePatterns: readonly string[]) {
   const imports = new CacheImports(metadata, metrics);
   await imports.start(PULL_FLUSH_MS, CACHE_DIGESTS_REFRESH_MS);
   const indexer = new CacheIndexer(metadata, registry.blobs, metrics, logger, (id, digest) => imports.remember(id, digest));
@@ -207,6 +212,8 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
   const { retention, branches } = createRetention(metadata, registry, metrics, logger, config);
   const scheduler = new RetentionScheduler(metadata, retention, logger);
   scheduler.start(RETENTION_TICK_MS);
+  const workers = await startBuildWorkers(config, { metadata, registry, storage, caches: caches.service }, logger);
+  const builds = new BuildService(metadata, storage, { contextMaxBytes: config.buildContextMaxBytes, ...(workers.disabledReason ? { disabledReason: workers.disabledReason } : {}) });
 
   const server = await buildServer({
     registry,
@@ -216,6 +223,8 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     metrics,
     retention,
     branches,
+    builds,
+    cacheMounts: new CacheMounts(join(config.dataDir, 'worker', 'cache-mounts')),
     logger,
     maxManifestBytes: config.maxManifestBytes,
     ...(config.externalUrl ? { externalUrl: config.externalUrl } : {}),
@@ -254,6 +263,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     async close() {
       releaseLoop();
       clearInterval(sweep);
+      await workers.close();
       await stopStatistics();
       await gc.stop();
       await scheduler.stop();
@@ -265,6 +275,25 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       await storage.close?.();
     },
   };
+}
+
+/**
+ * The build worker processes (`--build-workers`, default 1), forked once the services are up and
+ * answered over IPC (src/build/worker/supervisor.ts). None without runc: builds are then refused
+ * with the reason (the registry itself serves as ever).
+ */
+async function startBuildWorkers(config: CairnConfig, services: { metadata: Metadata; registry: Registry; storage: BlobStore; caches: CacheService }, logger: Logger) {
+  if (config.buildWorkers === 0) return { disabledReason: 'this server runs no build worker (--build-workers 0)', close: async () => undefined };
+  if (!process.env.CAIRN_TEST_BUILD_ENGINE && !(await findRunc())) {
+    const disabledReason = 'runc is not installed on the server (Debian/Ubuntu: apt-get install runc)';
+    logger.warn(disabledReason);
+    return { disabledReason, close: async () => undefined };
+  }
+  const [{ WorkerSupervisor }, { RegistryBuildHost }] = await Promise.all([import('./build/worker/supervisor.js'), import('./build/registry-host.js')]);
+  const { metadata, registry } = services;
+  const supervisor = new WorkerSupervisor({ config, metadata, host: new RegistryBuildHost(services), blobs: registry.blobs, logger });
+  supervisor.start();
+  return { disabledReason: undefined, close: () => supervisor.close() };
 }
 
 /**
@@ -290,28 +319,4 @@ async function loadHttpStack() {
 function holdEventLoop(): () => void {
   const timer = setInterval(() => undefined, 2 ** 30);
   return () => clearInterval(timer);
-}
-
-export async function createStorage(config: CairnConfig, logger: Logger): Promise<BlobStore> {
-  const storage = config.storage;
-  if (storage.kind === 'filesystem') return new FilesystemBlobStore(join(config.dataDir, 'blobs'));
-  // Loaded only when configured: the S3 backend and its signer are not needed on a filesystem.
-  const { S3BlobStore } = await import('./storage/s3/s3-store.js');
-  return new S3BlobStore({
-    endpoint: storage.endpoint,
-    bucket: storage.bucket,
-    region: storage.region,
-    prefix: storage.prefix,
-    forcePathStyle: storage.forcePathStyle,
-    credentials: {
-      accessKeyId: storage.accessKeyId,
-      secretAccessKey: storage.secretAccessKey,
-      ...(storage.sessionToken ? { sessionToken: storage.sessionToken } : {}),
-    },
-    partSize: storage.partSize,
-    maxAttempts: storage.maxAttempts,
-    spoolDir: join(config.dataDir, 's3-spool'),
-    ...(storage.redirectSeconds > 0 ? { redirectSeconds: storage.redirectSeconds } : {}),
-    onRetry: (info) => logger.warn(info, 'retrying S3 request'),
-  });
 }

@@ -12,11 +12,19 @@ export interface CacheRecordHit {
   /** The chain key that was found. */
   readonly key: string;
   /** Layers of the step's result, lowest first (the whole chain down to the base). */
-  readonly layers: ReadonlyArray<{ readonly digest: string; readonly size: number; readonly mediaType: string; readonly diffId: string }>;
+  readonly layers: ReadonlyArray<{ readonly digest: string; readonly size: number; readonly mediaType: string; readonly diffId: string; readonly createdAt?: string }>;
   /** Where it was found (repository and cache tag), for the cache report. */
   readonly repository: string;
   readonly tag: string;
   readonly createdAt: string;
+}
+
+/** What one step was made of, kept by chain key so a later miss can name what changed. */
+export interface StepInputsRecord {
+  readonly key: string;
+  /** Stage (name or index) and step index: `deps#2`. */
+  readonly position: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
 }
 
 export interface BuildHost {
@@ -35,4 +43,8 @@ export interface BuildHost {
   lookupCache(repository: string, tags: readonly string[], keys: readonly string[]): Promise<Map<string, CacheRecordHit>>;
   /** The cache tags to search for a branch: its own, then the repository's fallback chain. */
   cacheTags(repository: string, branch: string | undefined): Promise<string[]>;
+  /** Records the inputs of steps this build ran (first writer of a key wins). */
+  saveSteps(repository: string, steps: readonly StepInputsRecord[]): Promise<void>;
+  /** The newest recorded step at each of `positions` (for the cache report of misses). */
+  latestSteps(repository: string, positions: readonly string[]): Promise<StepInputsRecord[]>;
 }

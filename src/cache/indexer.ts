@@ -15,6 +15,7 @@ import {
   DEFAULT_LIMITS,
   detectCache,
   layerCreatedAt,
+  layerDiffId,
   parseCacheConfig,
   parseInlineCache,
   type CacheDetection,
@@ -177,5 +178,5 @@ function unparseable(event: PushEvent, manifestId: number, format: NewCacheEntry
 }
 
 function layerRow(digest: string, parent: number, d: Descriptor | undefined) {
-  return { digest, parent, size: d?.size ?? null, mediaType: d?.mediaType ?? null, createdAt: d ? (layerCreatedAt(d) ?? null) : null };
+  return { digest, parent, size: d?.size ?? null, mediaType: d?.mediaType ?? null, createdAt: d ? (layerCreatedAt(d) ?? null) : null, diffId: d ? (layerDiffId(d) ?? null) : null };
 }

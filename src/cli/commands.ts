@@ -5,8 +5,9 @@
  * heavy loads or opens.
  */
 import { loadConfig } from './load-config.js';
-import { CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
+import { BUILD_WORKER_OPTIONS, CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
+import { BUILD_COMMANDS } from './build/commands.js';
 
 export interface Command {
   /** As typed: `serve`, `admin create`. */
@@ -16,6 +17,8 @@ export interface Command {
   readonly options: readonly OptionSpec[];
   /** What to do instead when the embedded database is held by another process. */
   readonly whenDirectoryInUse: string;
+  /** Words after the options it takes (`cairn build CONTEXT`); default none. */
+  readonly positionals?: number;
   run(options: ParsedOptions): Promise<void>;
 }
 
@@ -24,10 +27,10 @@ export const COMMANDS: readonly Command[] = [
     name: 'serve',
     summary: 'run the registry',
     description: 'Runs the registry until SIGTERM or SIGINT. Settings come from these flags, the environment and a JSON config file, in that order (see README).',
-    options: CONFIG_OPTIONS,
+    options: [...CONFIG_OPTIONS, ...BUILD_WORKER_OPTIONS],
     whenDirectoryInUse: 'stop it before starting another on the same --data-dir, give each its own --data-dir, or share a PostgreSQL database (DATABASE_URL)',
     async run(options) {
-      const config = loadConfig(options);
+      const config = loadConfig(options, process.env, [...CONFIG_OPTIONS, ...BUILD_WORKER_OPTIONS]);
       await (await import('./serve.js')).serve(config);
     },
   },
@@ -71,6 +74,7 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   ...RETENTION_COMMANDS,
+  ...BUILD_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */

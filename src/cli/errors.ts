@@ -53,6 +53,7 @@ export function failureOf(error: unknown, advice: { directoryInUse: string }): F
   if (error.name === 'AccountError') return user(error.message);
   if (error.name === 'RetentionError') return user(error.message);
   if (error.name === 'ListenError') return user(error.message);
+  if (error.name === 'BuildRefusedError') return { status: 1, message: error.message, unexpected: false };
   if (error.name === 'FileLockingUnavailableError') {
     return { status: 1, message: `${error.message}; the embedded database needs it: use PostgreSQL (DATABASE_URL) instead`, unexpected: false };
   }

@@ -19,6 +19,8 @@ export interface OptionSpec {
   readonly setting?: SettingKey;
   /** A boolean flag that sets its setting to false (`--no-x`; node 20's parseArgs has no negation). */
   readonly negates?: true;
+  /** A string option that may be given many times (`-t a -t b`): its value is the list. */
+  readonly multiple?: true;
 }
 
 /** Flags over configuration settings; the other settings come from the environment or a file. */
@@ -34,10 +36,15 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'config', type: 'string', value: 'FILE', help: 'JSON config file (CAIRN_CONFIG): an object of settings, keys as in README' },
 ];
 
+/** `cairn serve`'s own: the build workers it forks. */
+export const BUILD_WORKER_OPTIONS: readonly OptionSpec[] = [
+  { name: 'build-workers', type: 'string', value: 'N', setting: 'buildWorkers', help: 'build worker processes to run (default 1; 0 turns builds off here)' },
+];
+
 export const HELP_OPTION: OptionSpec = { name: 'help', short: 'h', type: 'boolean', help: 'show this help' };
 
 export interface ParsedOptions {
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   readonly positionals: readonly string[];
 }
 
@@ -49,7 +56,7 @@ export function parseOptions(args: readonly string[], specs: readonly OptionSpec
   const all = [...specs, HELP_OPTION];
   const options = Object.fromEntries(all.map((o) => [o.name, { type: o.type, ...(o.short ? { short: o.short } : {}) }]));
   const { tokens } = parseArgs({ args: [...args], options, strict: false, allowPositionals: true, tokens: true });
-  const values: Record<string, string | boolean | undefined> = {};
+  const values: Record<string, string | boolean | string[] | undefined> = {};
   const positionals: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'option-terminator') continue;
@@ -72,7 +79,7 @@ export function parseOptions(args: readonly string[], specs: readonly OptionSpec
     if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-') && token.value.length > 1)) {
       throw new UsageError(`option --${spec.name} needs a value (--${spec.name} ${spec.value ?? 'VALUE'})`);
     }
-    values[spec.name] = token.value;
+    values[spec.name] = spec.multiple ? [...((values[spec.name] as string[] | undefined) ?? []), token.value] : token.value;
   }
   return { values, positionals };
 }

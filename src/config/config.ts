@@ -39,6 +39,10 @@ export interface CairnConfig {
   readonly gc: GcConfig;
   /** Shared secrets of the Git forge webhook receivers; a receiver without one answers 404. Never logged. */
   readonly webhooks: { readonly githubSecret?: string; readonly gitlabToken?: string };
+  /** Build worker processes `cairn serve` forks (0: none; `cairn worker` runs them elsewhere). */
+  readonly buildWorkers: number;
+  /** The largest build context (tar) the builds API accepts. */
+  readonly buildContextMaxBytes: number;
 }
 
 export interface AuthConfig {
@@ -68,6 +72,8 @@ const DEFAULTS = {
   authService: 'cairn',
   tokenLifetimeSeconds: 300,
   maxFailedLogins: 10,
+  buildWorkers: 1,
+  buildContextMaxBytes: 1024 * 1024 * 1024,
 } as const;
 
 /** The settings found in `env`, each named by the variable that gave it. */
@@ -152,6 +158,8 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     storage: resolveStorage(settings),
     gc: resolveGc(settings),
     webhooks: webhookSecrets(settings),
+    buildWorkers: settings.number('buildWorkers', DEFAULTS.buildWorkers, { min: 0, integer: true }),
+    buildContextMaxBytes: settings.number('buildContextMaxBytes', DEFAULTS.buildContextMaxBytes, { min: 1, integer: true }),
   };
 }
 

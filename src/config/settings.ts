@@ -51,6 +51,8 @@ export const SETTINGS = {
   gcSweepInterval: { env: ['CAIRN_GC_SWEEP_INTERVAL'], kind: 'string' },
   githubWebhookSecret: { env: ['CAIRN_GITHUB_WEBHOOK_SECRET'], kind: 'string', secret: true },
   gitlabWebhookToken: { env: ['CAIRN_GITLAB_WEBHOOK_TOKEN'], kind: 'string', secret: true },
+  buildWorkers: { env: ['CAIRN_BUILD_WORKERS'], kind: 'number' },
+  buildContextMaxBytes: { env: ['CAIRN_BUILD_CONTEXT_MAX_BYTES'], kind: 'number' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -2,6 +2,7 @@
  * Builds the HTTP server from ready services. Nothing here creates a store or opens a database:
  * tests call `buildServer` with whatever they built, and src/app.ts wires the real thing.
  */
+import type { CacheMounts } from '../build/engine/cache-mounts.js';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
@@ -11,6 +12,7 @@ import type { GarbageCollector } from '../gc/index.js';
 import type { Metrics } from '../metrics.js';
 import type { BranchLifecycle } from '../retention/branches.js';
 import type { RetentionService } from '../retention/service.js';
+import type { BuildService } from '../build/service.js';
 import { isLoopback, requireAdmin } from './admin/api-auth.js';
 import { adminApi } from './admin/plugin.js';
 import { realmFor } from './auth/challenge.js';
@@ -29,6 +31,9 @@ export interface ServerDeps {
   readonly metrics: Metrics;
   readonly retention: RetentionService;
   readonly branches: BranchLifecycle;
+  readonly builds: BuildService;
+  /** Build cache mounts under DATA_DIR/worker (shared with the worker processes). */
+  readonly cacheMounts: CacheMounts;
   /** Base URL clients reach Cairn at (token realm); default: derived from each request's Host. */
   readonly externalUrl?: string;
   readonly logger: Logger;
@@ -109,6 +114,8 @@ export async function buildServer(deps: ServerDeps) {
     repositories: deps.registry.repositories,
     retention: deps.retention,
     branches: deps.branches,
+    builds: deps.builds,
+    cacheMounts: deps.cacheMounts,
   });
   app.get('/metrics', async (request, reply) => {
     // Open to loopback scrapers; elsewhere an admin's credentials are needed once auth is on.

@@ -167,6 +167,8 @@ export interface CacheLayersTable {
   size: number | null;
   media_type: string | null;
   created_at: string | null;
+  /** The layer's diff ID, from its descriptor (migration 0014); NULL when unknown. */
+  diff_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CacheRecordsTable {
@@ -243,6 +245,40 @@ export interface CacheLayerFetchesTable {
   last_fetched_at: Timestamp;
 }
 
+export interface BuildJobsTable {
+  id: string;
+  queue_order: Generated<number>;
+  state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  request: ColumnType<Record<string, unknown>, string, string>;
+  context_digest: string;
+  context_size: number;
+  actor: string;
+  actor_kind: 'account' | 'anonymous' | 'open' | 'system';
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  worker_id: string | null;
+  lease_expires_at: Timestamp | null;
+  attempts: Generated<number>;
+  cancel_requested: Generated<boolean>;
+  result: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  next_seq: Generated<number>;
+}
+
+export interface BuildEventsTable {
+  job_id: string;
+  seq: number;
+  event: ColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface BuildWorkersTable {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: Timestamp;
+  seen_at: Timestamp;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -269,4 +305,17 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   retention_runs: RetentionRunsTable;
   cache_layer_fetches: CacheLayerFetchesTable;
+  build_jobs: BuildJobsTable;
+  build_events: BuildEventsTable;
+  build_workers: BuildWorkersTable;
+  build_steps: BuildStepsTable;
+}
+
+/** Inputs of each step the build engine ran, by chain key (migration 0014). */
+export interface BuildStepsTable {
+  repository_id: number;
+  chain_key: string;
+  position: string;
+  inputs: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Generated<Timestamp>;
 }

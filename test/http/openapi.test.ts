@@ -15,6 +15,10 @@ import { ADMIN_PASSWORD, admin, basic } from '../support/auth.js';
 import { http, type TestResponse } from '../support/http.js';
 import { describeOnEachDatabase } from '../support/suite.js';
 import { fixtureManifest, pushManifest } from '../cache-api/support.js';
+import { buildBody } from '../build/support/builds.js';
+import { CacheMounts } from '../../src/build/engine/cache-mounts.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const MAX_FAILED_LOGINS = 5;
 
@@ -25,6 +29,8 @@ const UNREACHABLE: Record<string, Record<number, string>> = {
   listCaches: { 403: 'open registry, caller off loopback' },
   // A policy being run by another replica (or process): the lease itself is tested in test/retention/lease.test.ts.
   runRetention: { 409: 'a run of the policy in progress elsewhere' },
+  // Builds turned off (no worker alive): test/build/api.test.ts ("builds off").
+  createBuild: { 503: 'no build worker running (--build-workers 0): test/build/api.test.ts' },
 };
 
 interface Operation {
@@ -32,7 +38,7 @@ interface Operation {
   security?: unknown[];
   requestBody?: unknown;
   parameters: Array<{ name: string; in: string }>;
-  responses: Record<string, { content?: { 'application/json': { schema: Record<string, unknown> } } }>;
+  responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
 }
 
 interface Call {
@@ -40,7 +46,7 @@ interface Call {
   method: string;
   path: string;
   who?: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   contentType?: string;
 }
 
@@ -103,9 +109,13 @@ describeOnEachDatabase(
       const deps = fixtureManifest('g-two-refs', 'two-deps');
       await pushManifest(ctx.base, 'team/cache', 'cache-main', min.bytes, min.mediaType, { headers: asAdmin });
       await pushManifest(ctx.base, 'team/cache', 'cache', deps.bytes, deps.mediaType, { headers: asAdmin });
+      // A build cache mount, as a build worker of this server leaves it under DATA_DIR/worker.
+      const mounts = new CacheMounts(join(ctx.server.dataDir, 'worker', 'cache-mounts'));
+      await mounts.use('team/cache', { type: 'cache', target: '/root/.cache', id: 'probe', sharing: 'shared', readonly: false }, (dir) => writeFile(join(dir, 'f'), 'x'));
     });
 
     test('every operation, called to success and to each failure it can meet', async () => {
+      const build = await buildBody({ tags: ['team/built:1'] }, { Dockerfile: 'FROM scratch\n' });
       // Success, in an order where each call finds what it needs.
       const success: Call[] = [
         { operationId: 'getOpenApiDocument', method: 'GET', path: '/openapi.json' },
@@ -149,6 +159,14 @@ describeOnEachDatabase(
         { operationId: 'listBranches', method: 'GET', path: '/repositories/team/cache/branches' },
         { operationId: 'getCacheUsage', method: 'GET', path: '/repositories/team/cache/cache-usage' },
         { operationId: 'deleteRetentionPolicy', method: 'DELETE', path: '/retention/policies/probe' },
+        { operationId: 'createBuild', method: 'POST', path: '/builds', body: build.body, contentType: build.contentType },
+        { operationId: 'listBuilds', method: 'GET', path: '/builds?limit=10' },
+        { operationId: 'getBuild', method: 'GET', path: '/builds/{build}' },
+        { operationId: 'cancelBuild', method: 'POST', path: '/builds/{build}/cancel' },
+        { operationId: 'getBuildEvents', method: 'GET', path: '/builds/{build}/events?after=0' },
+        { operationId: 'listCacheMounts', method: 'GET', path: '/repositories/team/cache/cache-mounts' },
+        { operationId: 'deleteCacheMount', method: 'DELETE', path: '/repositories/team/cache/cache-mounts/probe' },
+        { operationId: 'deleteCacheMounts', method: 'DELETE', path: '/repositories/team/cache/cache-mounts' },
       ];
       assert.deepEqual(
         [...operations.keys()].filter((id) => !success.some((c) => c.operationId === id)),
@@ -157,12 +175,14 @@ describeOnEachDatabase(
       );
       let grantId = 0;
       let runId = 0;
-      const idsIn = (path: string) => path.replace('{id}', String(grantId)).replace('{run}', String(runId));
+      let buildId = '';
+      const idsIn = (path: string) => path.replace('{id}', String(grantId)).replace('{run}', String(runId)).replace('{build}', buildId);
       for (const c of success) {
         const response = await send({ ...c, path: idsIn(c.path), who: asAdmin });
         assert.ok(response.status < 300, `${c.operationId}: ${response.status} ${response.text()}`);
         if (c.operationId === 'grantPermission') grantId = response.json().id;
         if (c.operationId === 'runRetention') runId = response.json().runs[0].id;
+        if (c.operationId === 'createBuild') buildId = response.json().id;
       }
 
       // Failures every operation of its kind can meet, from the document itself.
@@ -235,6 +255,19 @@ describeOnEachDatabase(
         { operationId: 'syncBranches', method: 'PUT', path: '/repositories/Team/Cache/branches', body: json({ live: ['main'] }) },
         { operationId: 'getCacheUsage', method: 'GET', path: '/repositories/team/nothing/cache-usage' },
         { operationId: 'getCacheUsage', method: 'GET', path: '/repositories/Team/Cache/cache-usage' },
+        { operationId: 'createBuild', method: 'POST', path: '/builds', ...(await buildBody({ tags: ['team/built:1'], dockerFile: 'x' }, {})), contentType: build.contentType.replace(/boundary=.*/, '') },
+        { operationId: 'createBuild', method: 'POST', path: '/builds', ...(await buildBody({ tags: ['team/built:1'] }, { big: Buffer.alloc(300 * 1024) })) },
+        { operationId: 'listBuilds', method: 'GET', path: '/builds?limit=0' },
+        { operationId: 'getBuild', method: 'GET', path: '/builds/00000000-0000-4000-8000-000000000000' },
+        { operationId: 'getBuild', method: 'GET', path: '/builds/not-a-uuid' },
+        { operationId: 'cancelBuild', method: 'POST', path: '/builds/00000000-0000-4000-8000-000000000000/cancel' },
+        { operationId: 'cancelBuild', method: 'POST', path: '/builds/not-a-uuid/cancel' },
+        { operationId: 'getBuildEvents', method: 'GET', path: '/builds/00000000-0000-4000-8000-000000000000/events' },
+        { operationId: 'getBuildEvents', method: 'GET', path: '/builds/not-a-uuid/events' },
+        { operationId: 'listCacheMounts', method: 'GET', path: '/repositories/Team/Cache/cache-mounts' },
+        { operationId: 'deleteCacheMount', method: 'DELETE', path: '/repositories/team/cache/cache-mounts/ghost' },
+        { operationId: 'deleteCacheMount', method: 'DELETE', path: '/repositories/Team/Cache/cache-mounts/ghost' },
+        { operationId: 'deleteCacheMounts', method: 'DELETE', path: '/repositories/Team/Cache/cache-mounts' },
       ];
       for (const c of domain) await send({ ...c, who: asAdmin });
 
@@ -250,7 +283,8 @@ describeOnEachDatabase(
       const observed = new Map<string, Set<number>>();
       for (const { call, response } of seen) {
         const { operation } = operations.get(call.operationId)!;
-        assert.ok(operation.responses[response.status], `${call.operationId}: ${call.method} ${call.path} answered ${response.status}, not documented (${response.text().slice(0, 200)})`);
+        const failures = response.status >= 500 ? ctx.server.logs.filter((l) => l.includes('"level":50')).join('\n').slice(0, 2000) : '';
+        assert.ok(operation.responses[response.status], `${call.operationId}: ${call.method} ${call.path} answered ${response.status}, not documented (${response.text().slice(0, 200)}) ${failures}`);
         (observed.get(call.operationId) ?? observed.set(call.operationId, new Set()).get(call.operationId)!).add(response.status);
       }
       for (const [id, { operation }] of operations) {
@@ -268,20 +302,24 @@ describeOnEachDatabase(
       let checked = 0;
       for (const { call, response } of seen) {
         const documented = operations.get(call.operationId)!.operation.responses[response.status]!;
-        const schema = documented.content?.['application/json'].schema;
+        const [mediaType, content] = Object.entries(documented.content ?? {})[0] ?? [];
+        const schema = content?.schema;
         if (!schema) {
           assert.equal(response.body.length, 0, `${call.operationId} ${response.status}: no body documented, none sent`);
           continue;
         }
-        assert.match(response.headers['content-type'] ?? '', /^application\/json/, `${call.operationId} ${response.status}`);
+        assert.equal((response.headers['content-type'] ?? '').split(';')[0], mediaType, `${call.operationId} ${response.status}`);
         const target = resolve(schema);
         const validate = compiled.get(target) ?? compiled.set(target, ajv.compile(target)).get(target)!;
-        const body = response.json();
-        assert.ok(validate(body), `${call.operationId} ${call.method} ${call.path} ${response.status}: ${ajv.errorsText(validate.errors)}\n${response.text().slice(0, 500)}`);
+        // An NDJSON stream: each line is one documented item.
+        const bodies = mediaType === 'application/x-ndjson' ? response.text().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [response.json()];
+        for (const body of bodies) {
+          assert.ok(validate(body), `${call.operationId} ${call.method} ${call.path} ${response.status}: ${ajv.errorsText(validate.errors)}\n${response.text().slice(0, 500)}`);
+        }
         checked++;
       }
       assert.ok(checked > 100, `only ${checked} answers checked`);
     });
   },
-  { env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_MAX_FAILED_LOGINS: String(MAX_FAILED_LOGINS) } },
+  { env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_MAX_FAILED_LOGINS: String(MAX_FAILED_LOGINS), CAIRN_BUILD_CONTEXT_MAX_BYTES: String(256 * 1024) } },
 );

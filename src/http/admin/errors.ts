@@ -11,8 +11,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AccountError, type AccountErrorKind } from '../../auth/accounts.js';
 import { AuthError, type AuthErrorKind } from '../../auth/errors.js';
+import { BuildError, type BuildErrorKind } from '../../build/errors.js';
 import { PermissionError, type PermissionErrorKind } from '../../auth/permissions.js';
 import { CacheNotFoundError, CacheSettingsError } from '../../cache/service.js';
+import { CacheMountNotFoundError } from '../../build/engine/cache-mounts.js';
 import { RegistryError, StorageError, type RegistryErrorKind, type StorageErrorKind } from '../../registry/errors.js';
 import { RetentionError, type RetentionErrorKind } from '../../retention/errors.js';
 
@@ -39,7 +41,9 @@ export type ApiErrorKind =
   | 'repository_not_found'
   | 'cache_not_found'
   | 'cache_settings_invalid'
+  | 'cache_mount_not_found'
   | RetentionErrorKind
+  | BuildErrorKind
   // us
   | 'storage_unavailable'
   | 'internal';
@@ -86,12 +90,17 @@ export const API_ERRORS: Readonly<Record<ApiErrorKind, WireError>> = {
   permission_not_found: NOT_FOUND,
   repository_not_found: NOT_FOUND,
   cache_not_found: NOT_FOUND,
+  cache_mount_not_found: NOT_FOUND,
   account_exists: CONFLICT,
   token_exists: CONFLICT,
   // retention (src/retention/errors.ts); the webhook kinds are answered by the receivers in hooks.ts
   policy_invalid: INVALID, policy_not_found: NOT_FOUND, run_not_found: NOT_FOUND, run_in_progress: CONFLICT,
   branch_invalid: INVALID, mapping_invalid: INVALID, mapping_not_found: NOT_FOUND,
   webhook_invalid: INVALID, webhook_not_configured: NOT_FOUND, webhook_unauthenticated: UNAUTHORIZED,
+  // builds (src/build/errors.ts)
+  build_request_invalid: INVALID, build_not_found: NOT_FOUND,
+  build_context_too_large: { status: 413, code: 'body_too_large' },
+  builds_unavailable: { status: 503, code: 'unavailable' },
 
   storage_unavailable: { status: 503, code: 'unavailable' },
   internal: { status: 500, code: 'internal' },
@@ -152,7 +161,9 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof CacheNotFoundError) return new ApiError('cache_not_found', error.message);
   if (error instanceof CacheSettingsError) return new ApiError('cache_settings_invalid', error.message);
+  if (error instanceof CacheMountNotFoundError) return new ApiError('cache_mount_not_found', error.message);
   if (error instanceof RetentionError) return new ApiError(error.kind, error.message);
+  if (error instanceof BuildError) return new ApiError(error.kind, error.message);
   if (error instanceof RegistryError || error instanceof StorageError) return new ApiError(REGISTRY_KINDS[error.kind] ?? 'internal', error.message, error.detail ?? null);
   return fromFastify(error as FastifyError);
 }
@@ -170,7 +181,20 @@ function fromFastify(error: FastifyError): ApiError {
       return new ApiError('body_too_large', 'the body is too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError('media_type_unsupported', 'request bodies are application/json');
+    // @fastify/multipart (the builds API's upload)
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return new ApiError('media_type_unsupported', 'the body is not multipart/form-data');
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+      return new ApiError('request_invalid', 'a part declared as application/json is not valid JSON');
+    case 'FST_MP_PREMATURE_CLOSE':
+      return new ApiError('body_malformed', 'the multipart body ended early');
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new ApiError('request_invalid', error.message);
   }
+  // busboy's complaints about the multipart framing itself
+  if (/^(Unexpected end of (form|file|multipart data)|Malformed part header|Multipart: Boundary not found)/.test(error.message ?? '')) return new ApiError('body_malformed', `the multipart body is malformed: ${error.message}`);
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || error.message === 'aborted') return new ApiError('body_malformed', 'request body aborted');
   // Any other client error Fastify finds in a request is the request's fault, never a 500.

@@ -19,7 +19,7 @@ function commonErrors(route: AdminRoute): ApiErrorKind[] {
     if (route.access === 'admin') kinds.push('not_admin');
     if (route.access === 'reader' && route.path.includes('{name}')) kinds.push('access_denied');
   }
-  if (route.schema.body) kinds.push('request_invalid', 'body_malformed', 'body_too_large', 'media_type_unsupported');
+  if (route.schema.body || route.multipart) kinds.push('request_invalid', 'body_malformed', 'body_too_large', 'media_type_unsupported');
   if (route.schema.querystring || route.schema.params) kinds.push('request_invalid');
   return kinds;
 }
@@ -42,7 +42,10 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const responses: Record<string, unknown> = {
-      [route.status]: { description: SUCCESS[route.status], ...(route.schema.response ? json(route.schema.response) : {}) },
+      [route.status]: {
+        description: SUCCESS[route.status],
+        ...(route.stream ? { content: { 'application/x-ndjson': { schema: route.stream.item } } } : route.schema.response ? json(route.schema.response) : {}),
+      },
     };
     for (const [status, kinds] of [...documentedStatuses(route)].sort(([a], [b]) => a - b)) {
       responses[status] = {
@@ -59,6 +62,7 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[]) {
       ...(route.access === 'public' ? { security: [] } : {}),
       parameters: [...pathParameters(route), ...queryParameters(route)],
       ...(route.schema.body ? { requestBody: { required: true, ...json(route.schema.body) } } : {}),
+      ...(route.multipart ? { requestBody: { required: true, content: { 'multipart/form-data': { schema: route.multipart } } } } : {}),
       responses,
     };
     (paths[`${PREFIX}${route.path}`] ??= {})[route.method.toLowerCase()] = operation;

@@ -8,13 +8,18 @@
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
 import type { AccessControl } from '../../auth/access-control.js';
+import type { BuildService } from '../../build/service.js';
 import type { CacheService } from '../../cache/service.js';
 import type { GarbageCollector } from '../../gc/index.js';
 import type { Repositories } from '../../registry/repositories.js';
 import type { BranchLifecycle } from '../../retention/branches.js';
 import type { RetentionService } from '../../retention/service.js';
 import { accountRoutes } from './accounts.js';
+import { buildRoutes } from './builds.js';
+import type { CacheMounts } from '../../build/engine/cache-mounts.js';
+import { cacheMountRoutes } from './cache-mounts.js';
 import { cacheRoutes } from './caches.js';
 import { gcRoutes } from './gc.js';
 import { ApiError, apiErrorHandler, sendApiError } from './errors.js';
@@ -32,16 +37,20 @@ export interface AdminApiOptions {
   readonly repositories: Repositories;
   readonly retention: RetentionService;
   readonly branches: BranchLifecycle;
+  readonly builds: BuildService;
+  readonly cacheMounts: CacheMounts;
 }
 
 /** Every operation of the API, in matching order. */
-export function adminRoutes({ access, caches, gc, repositories, retention, branches }: AdminApiOptions): AdminRoute[] {
+export function adminRoutes({ access, caches, gc, repositories, retention, branches, builds, cacheMounts }: AdminApiOptions): AdminRoute[] {
   const routes: AdminRoute[] = [
     ...accountRoutes(access),
     ...permissionRoutes(access),
     ...cacheRoutes(access, caches, repositories),
     ...gcRoutes(gc),
     ...retentionRoutes(retention, branches),
+    ...buildRoutes(access, builds),
+    ...cacheMountRoutes(cacheMounts),
   ];
   const document = buildOpenApiDocument([openApiRoute(() => document), ...routes]);
   return [openApiRoute(() => document), ...routes];
@@ -97,6 +106,9 @@ export async function adminApi(app: FastifyInstance, options: AdminApiOptions): 
   // Bodies are JSON: any other content type is 415, not a string the schema then refuses.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  // Multipart bodies are left unread for the one route that streams one (POST /builds); every
+  // other route refuses them (route.ts, checkBodyKind).
+  await app.register(multipart, { throwFileSizeLimit: true });
   app.setErrorHandler(apiErrorHandler);
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, new ApiError('route_unknown', 'unknown endpoint')));
   registerRoutes(app, options.access, adminRoutes(options));

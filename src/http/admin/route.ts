@@ -53,6 +53,16 @@ interface RouteCommon<P, Q, B, R, C extends ApiCaller> {
     /** The success answer; omitted for 204. */
     readonly response?: object;
   };
+  /**
+   * The request body is multipart/form-data, documented by this schema and read by the handler
+   * itself from `request` as it streams in (the builds API's context upload): no JSON body.
+   */
+  readonly multipart?: object;
+  /**
+   * The success answer is a stream of JSON lines (application/x-ndjson), each documented by
+   * `item`: the handler answers a Readable, sent as it is produced.
+   */
+  readonly stream?: { readonly item: object };
   readonly status: 200 | 201 | 204;
   /** Domain failures this operation answers; those of auth and request validation are added. */
   readonly errors: readonly ApiErrorKind[];
@@ -70,7 +80,18 @@ type ChangeRoute<P, Q, B, R> = RouteCommon<P, Q, B, R, AdminCaller> & {
   readonly audit: (input: RouteInput<P, Q, B, AdminCaller>, result: R) => AuditRecord;
 };
 
-export type RouteDefinition<P, Q, B, R> = ReadRoute<P, Q, B, R> | ChangeRoute<P, Q, B, R>;
+/**
+ * A change any authenticated caller may ask for, judged by the handler (creating a build needs
+ * push permission on its targets, not admin); audited like every change.
+ */
+type CallerChangeRoute<P, Q, B, R> = RouteCommon<P, Q, B, R, ApiCaller> & {
+  readonly method: ChangeMethod;
+  readonly access: 'reader';
+  readonly action: string;
+  readonly audit: (input: RouteInput<P, Q, B, ApiCaller>, result: R) => AuditRecord;
+};
+
+export type RouteDefinition<P, Q, B, R> = ReadRoute<P, Q, B, R> | ChangeRoute<P, Q, B, R> | CallerChangeRoute<P, Q, B, R>;
 
 // Routes are stored type-erased; defineRoute checks each one against its own parameter types.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -110,14 +131,16 @@ function registerNative(app: FastifyInstance, access: AccessControl, route: Admi
       ...(route.schema.params ? { params: route.schema.params } : {}),
       ...(route.schema.querystring ? { querystring: route.schema.querystring } : {}),
       ...(route.schema.body ? { body: route.schema.body } : {}),
-      ...(route.schema.response ? { response: { [route.status]: route.schema.response } } : {}),
+      ...(route.schema.response && !route.stream ? { response: { [route.status]: route.schema.response } } : {}),
     },
     // Before the body is read: an unauthenticated caller is refused without parsing anything.
     onRequest: async (request) => {
       request.apiCaller = await authorize(access, route, request, request.params as Record<string, string>);
     },
+    preValidation: async (request) => checkBodyKind(route, request),
     handler: async (request, reply) => {
       const result = await run(access, route, request, { params: request.params, query: request.query, body: request.body });
+      if (route.stream) return reply.code(route.status).type('application/x-ndjson').send(result);
       return route.status === 204 ? reply.code(204).send() : reply.code(route.status).send(result);
     },
   });
@@ -164,6 +187,7 @@ function registerRepositoryRoutes(app: FastifyInstance, access: AccessControl, r
     },
     handler: async (request, reply) => {
       const { route, params } = resolved.get(request)!;
+      checkBodyKind(route, request);
       const query = validated(request, route.schema.querystring, 'querystring', request.query);
       const body = validated(request, route.schema.body, 'body', request.body);
       const result = await run(access, route, request, { params, query, body });
@@ -173,6 +197,16 @@ function registerRepositoryRoutes(app: FastifyInstance, access: AccessControl, r
       return reply.code(route.status).type('application/json; charset=utf-8').send(json);
     },
   });
+}
+
+/**
+ * A multipart body (the multipart parser is on for the whole API) reaches only the routes that
+ * read one; a JSON route refuses it as it refuses any other type, and a multipart route a JSON body.
+ */
+function checkBodyKind(route: AdminRoute, request: FastifyRequest): void {
+  const multipart = typeof request.isMultipart === 'function' && request.isMultipart();
+  if (route.multipart && !multipart) throw new ApiError('media_type_unsupported', 'the body is multipart/form-data');
+  if (!route.multipart && multipart) throw new ApiError('media_type_unsupported', 'request bodies are application/json');
 }
 
 function validated(request: FastifyRequest, schema: object | undefined, part: 'body' | 'querystring', value: unknown): unknown {

@@ -225,3 +225,8 @@ export const error = record({
 
 /** The OpenAPI document itself: any JSON object. */
 export const document = { type: 'object', additionalProperties: true } as const;
+
+export const cacheMounts = record({
+  repository: string,
+  mounts: { type: 'array', items: record({ id: string, bytes: integer, inodes: integer }) },
+});

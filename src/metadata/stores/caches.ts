@@ -15,7 +15,7 @@ export interface NewCacheEntry {
   layerCount: number;
   totalBytes: number;
   warnings: string[];
-  layers: Array<{ digest: string; parent: number; size: number | null; mediaType: string | null; createdAt: string | null }>;
+  layers: Array<{ digest: string; parent: number; size: number | null; mediaType: string | null; createdAt: string | null; diffId?: string | null }>;
   records: Array<{ digest: string; results: number[]; chains: number[][]; inputs: Array<Array<{ link: number; selector?: string }>> }>;
 }
 
@@ -28,6 +28,14 @@ export type CacheEntryRow = Selectable<CacheEntriesTable> & {
   import_count: number;
   last_importer: string | null;
 };
+
+/** A record found by `findRecords`: where it was found, and its result's layer chain, base first. */
+export interface FoundCacheRecord {
+  key: string;
+  tag: string;
+  pushedAt: Date;
+  layers: Array<{ digest: string; size: number | null; mediaType: string | null; diffId: string | null; createdAt: string | null }>;
+}
 
 export interface CacheSettingsRow {
   branch_pattern: string | null;
@@ -65,7 +73,7 @@ export class CacheStore {
     await insertChunked(e.layers, (chunk, offset) =>
       this.db
         .insertInto('cache_layers')
-        .values(chunk.map((l, i) => ({ cache_id: row.id, position: offset + i, digest: l.digest, parent: l.parent, size: l.size, media_type: l.mediaType, created_at: l.createdAt })))
+        .values(chunk.map((l, i) => ({ cache_id: row.id, position: offset + i, digest: l.digest, parent: l.parent, size: l.size, media_type: l.mediaType, created_at: l.createdAt, diff_id: l.diffId ?? null })))
         .execute(),
     );
     await insertChunked(e.records, (chunk, offset) =>
@@ -154,6 +162,26 @@ export class CacheStore {
     return this.db.selectFrom('cache_entries').select(['repository_id', 'config_digest']).where('config_digest', 'is not', null).distinct().execute();
   }
 
+  /**
+   * Records whose digest is one of `keys`, among the caches `tags` point at in the repository:
+   * the first hit per key in `tags` order, each with its first result's layer chain (base first,
+   * followed through `parent`). One statement: the build engine runs it once per stage, so a
+   * fully cached build costs a query per stage. Uses cache_records_digest_idx (migration 0014).
+   */
+  async findRecords(repositoryId: number, tags: readonly string[], keys: readonly string[]): Promise<FoundCacheRecord[]> {
+    if (tags.length === 0 || keys.length === 0) return [];
+    const { rows } = await findRecordsStatement(repositoryId, tags, keys).execute(this.db);
+    const found = new Map<string, FoundCacheRecord>();
+    for (const row of rows) {
+      let record = found.get(row.key);
+      if (!record) found.set(row.key, (record = { key: row.key, tag: row.tag, pushedAt: new Date(row.pushed_at), layers: [] }));
+      if (row.digest === null) continue;
+      const size = row.size === null ? null : Number(row.size);
+      record.layers.push({ digest: row.digest, size, mediaType: row.media_type, diffId: row.diff_id, createdAt: row.created_at });
+    }
+    return [...found.values()];
+  }
+
   async settings(repositoryId: number): Promise<CacheSettingsRow | undefined> {
     return this.db
       .selectFrom('cache_settings')
@@ -170,6 +198,40 @@ export class CacheStore {
       .execute();
   }
 }
+
+/**
+ * The statement behind `CacheStore.findRecords` (exported so tests can EXPLAIN it on both
+ * databases: it must use cache_records_digest_idx).
+ */
+export function findRecordsStatement(repositoryId: number, tags: readonly string[], keys: readonly string[]) {
+  return sql<{
+    key: string; tag: string; pushed_at: Date; depth: number | null;
+    digest: string | null; size: string | number | null; media_type: string | null; diff_id: string | null; created_at: string | null;
+  }>`
+    WITH RECURSIVE hit AS (
+      SELECT DISTINCT ON (r.digest) r.digest AS key, t.name AS tag, t.pushed_at, c.id AS cache_id,
+             (r.results ->> 0)::int AS top
+      FROM cache_records r
+      JOIN cache_entries c ON c.id = r.cache_id
+      JOIN tags t ON t.manifest_id = c.manifest_id AND t.repository_id = c.repository_id
+      WHERE r.digest = ANY(${[...keys]}::text[]) AND c.repository_id = ${repositoryId}
+        AND c.parsed AND t.name = ANY(${[...tags]}::text[])
+      ORDER BY r.digest, array_position(${[...tags]}::text[], t.name)
+    ), chain AS (
+      SELECT h.key, h.cache_id, l.parent, l.digest, l.size, l.media_type, l.diff_id, l.created_at, 0 AS depth
+      FROM hit h JOIN cache_layers l ON l.cache_id = h.cache_id AND l.position = h.top
+      UNION ALL
+      SELECT ch.key, ch.cache_id, l.parent, l.digest, l.size, l.media_type, l.diff_id, l.created_at, ch.depth + 1
+      FROM chain ch JOIN cache_layers l ON l.cache_id = ch.cache_id AND l.position = ch.parent
+      WHERE ch.parent >= 0 AND ch.depth < ${MAX_CHAIN}
+    )
+    SELECT h.key, h.tag, h.pushed_at, ch.depth, ch.digest, ch.size, ch.media_type, ch.diff_id, ch.created_at
+    FROM hit h LEFT JOIN chain ch ON ch.key = h.key
+    ORDER BY h.key, ch.depth DESC`;
+}
+
+/** Longest layer chain followed (a loop in a hand-made cacheconfig stops here). */
+const MAX_CHAIN = 1000;
 
 /** Inserts in chunks: one statement per ~1000 rows keeps parameters under PostgreSQL's limit. */
 async function insertChunked<T>(rows: T[], insert: (chunk: T[], offset: number) => Promise<unknown>): Promise<void> {

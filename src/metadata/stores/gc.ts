@@ -251,7 +251,14 @@ export class GcStore {
   async unrecorded(digests: readonly string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();
     const rows = await this.db.selectFrom('blobs').select('digest').where('digest', 'in', digests).execute();
-    const recorded = new Set(rows.map((r) => r.digest));
+    // The context tar of a build not yet finished is named by its job, not by a blob row.
+    const contexts = await this.db
+      .selectFrom('build_jobs')
+      .select('context_digest as digest')
+      .where('context_digest', 'in', digests)
+      .where('state', 'in', ['queued', 'running'])
+      .execute();
+    const recorded = new Set([...rows, ...contexts].map((r) => r.digest));
     return new Set(digests.filter((d) => !recorded.has(d)));
   }
 

@@ -8,6 +8,8 @@ import { AccountStore } from './accounts.js';
 import { AuditStore } from './audit.js';
 import { BlobStoreMetadata } from './blobs.js';
 import { BranchStore } from './branches.js';
+import { BuildStepStore } from './build-steps.js';
+import { BuildStore } from './builds.js';
 import { CacheStore } from './caches.js';
 import { GcStore } from './gc.js';
 import { CacheUsageStore } from './cache-usage.js';
@@ -32,6 +34,8 @@ export interface Stores {
   readonly retention: RetentionStore;
   readonly branches: BranchStore;
   readonly cacheUsage: CacheUsageStore;
+  readonly buildSteps: BuildStepStore;
+  readonly builds: BuildStore;
 }
 
 export function storesFor(db: Kysely<Database>): Stores {
@@ -49,6 +53,8 @@ export function storesFor(db: Kysely<Database>): Stores {
     retention: new RetentionStore(db),
     branches: new BranchStore(db),
     cacheUsage: new CacheUsageStore(db),
+    buildSteps: new BuildStepStore(db),
+    builds: new BuildStore(db),
   };
 }
 
