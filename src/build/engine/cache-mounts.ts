@@ -4,6 +4,11 @@
  * is never another's) and per mount id. Directory names are digests of the names, so no path is
  * built from user input; a `meta.json` beside each keeps the names for listing.
  *
+ * Each repository has a budget in bytes and in inodes (a package cache of small files runs out of
+ * inodes before bytes): after a step used its mounts, the repository's least recently used mounts
+ * that no step holds are removed until it is within both. Measuring walks the mounts, a cost paid
+ * only by steps that ran (never on a cache hit).
+ *
  * sharing=shared: every step uses the same directory at once. locked: one step at a time (in this
  * process; other processes may still share it, as `shared`). private: a step that finds the
  * directory in use gets a fresh one, discarded afterwards.
@@ -25,6 +30,8 @@ export interface CacheMountInfo {
 export interface CacheMountUsage extends CacheMountInfo {
   readonly bytes: number;
   readonly inodes: number;
+  /** When a step last used it (ms since the epoch). */
+  readonly usedAt: number;
 }
 
 export class CacheMountNotFoundError extends Error {
@@ -33,14 +40,47 @@ export class CacheMountNotFoundError extends Error {
   }
 }
 
+export interface CacheMountBudget {
+  readonly bytes: number;
+  readonly inodes: number;
+}
+
+export const DEFAULT_CACHE_MOUNT_BUDGET: CacheMountBudget = { bytes: 10 * 1024 ** 3, inodes: 1_000_000 };
+
 export class CacheMounts {
   private readonly locks = new KeyedMutex();
   private readonly inUse = new Map<string, number>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly budget: CacheMountBudget = DEFAULT_CACHE_MOUNT_BUDGET,
+  ) {}
 
-  /** Runs `work` with the mount's directory, honouring its sharing mode. */
+  /** Runs `work` with the mount's directory, honouring its sharing mode; then applies the budget. */
   async use<T>(repository: string, mount: CacheMount, work: (dir: string) => Promise<T>): Promise<T> {
+    try {
+      return await this.useMount(repository, mount, work);
+    } finally {
+      await this.locks.run(`budget\u0000${repository}`, () => this.enforce(repository)).catch(() => undefined);
+    }
+  }
+
+  /** Removes the repository's least recently used idle mounts until it is within its budget. */
+  async enforce(repository: string): Promise<void> {
+    const base = join(this.root, nameDigest(repository));
+    const mounts = await this.list(repository);
+    let bytes = mounts.reduce((n, m) => n + m.bytes, 0);
+    let inodes = mounts.reduce((n, m) => n + m.inodes, 0);
+    const idle = mounts.filter((m) => !this.inUse.has(join(base, nameDigest(m.id)))).sort((a, b) => a.usedAt - b.usedAt);
+    for (const mount of idle) {
+      if (bytes <= this.budget.bytes && inodes <= this.budget.inodes) break;
+      await rm(join(base, nameDigest(mount.id)), { recursive: true, force: true });
+      bytes -= mount.bytes;
+      inodes -= mount.inodes;
+    }
+  }
+
+  private async useMount<T>(repository: string, mount: CacheMount, work: (dir: string) => Promise<T>): Promise<T> {
     const dir = await this.ensure(repository, mount);
     if (mount.sharing === 'locked') return this.locks.run(dir, () => this.hold(dir, work));
     if (mount.sharing === 'private' && (this.inUse.get(dir) ?? 0) > 0) {
@@ -62,7 +102,8 @@ export class CacheMounts {
       const meta = await readFile(join(base, entry, 'meta.json'), 'utf8').catch(() => undefined);
       if (!meta) continue;
       const info = JSON.parse(meta) as CacheMountInfo;
-      out.push({ repository: info.repository, id: info.id, ...(await usage(join(base, entry, 'data'))) });
+      const usedAt = (await lstat(join(base, entry, 'used')).catch(() => undefined))?.mtimeMs ?? 0;
+      out.push({ repository: info.repository, id: info.id, usedAt, ...(await usage(join(base, entry, 'data'))) });
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : 1));
   }
@@ -84,6 +125,8 @@ export class CacheMounts {
 
   private async hold<T>(dir: string, work: (dir: string) => Promise<T>): Promise<T> {
     this.inUse.set(dir, (this.inUse.get(dir) ?? 0) + 1);
+    // The mark's mtime is the mount's last use, for the budget's least-recently-used order.
+    await writeFile(join(dir, 'used'), '');
     try {
       return await work(join(dir, 'data'));
     } finally {

@@ -77,24 +77,22 @@ const cacheMountsByRoot = new Map<string, CacheMounts>();
 
 export async function runBuild(job: BuildJob, deps: EngineDeps, emit: (event: BuildEvent) => void, signal: AbortSignal): Promise<BuildResult> {
   const started = performance.now();
-  const parts = deps.parts ?? defaultParts(deps.workDir, deps.network === 'outbound' ? { outbound: true } : {});
-  const build = new Build(job, { ...deps, parts }, emit, signal);
+  const elapsed = () => Math.round(performance.now() - started);
+  let build: Build | undefined;
   try {
+    const parts = deps.parts ?? defaultParts(deps.workDir, deps.network === 'outbound' ? { outbound: true } : {});
+    build = new Build(job, { ...deps, parts }, emit, signal);
     const images = await build.run();
-    return { status: 'succeeded', images, cache: build.finalReport ?? (await build.report()), durationMs: Math.round(performance.now() - started) };
+    return { status: 'succeeded', images, cache: build.finalReport ?? (await build.report()), durationMs: elapsed() };
   } catch (error) {
+    // A failed build is an answer, never a rejection: the worker records it as the job's result.
     const cancelled = signal.aborted;
     const message = cancelled ? 'build cancelled' : (error as Error).message;
-    build.vertices.failOpen(message);
-    return {
-      status: cancelled ? 'cancelled' : 'failed',
-      error: message,
-      images: [],
-      cache: await build.report().catch(() => []),
-      durationMs: Math.round(performance.now() - started),
-    };
+    build?.vertices.failOpen(message);
+    const cache = build ? await build.report().catch(() => []) : [];
+    return { status: cancelled ? 'cancelled' : 'failed', error: message, images: [], cache, durationMs: elapsed() };
   } finally {
-    await build.cleanup();
+    await build?.cleanup();
   }
 }
 
