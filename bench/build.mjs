@@ -6,7 +6,7 @@
 // build time from its result. A measurement: it prints a table and asserts nothing. See
 // bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,8 +59,8 @@ async function startCairn(dataDir) {
   if (values['database-url']) args.push('--database-url', values['database-url']);
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, CAIRN_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
+  child.stdout.on('data', (d) => ((log += d), appendFileSync(join(work, 'server.log'), d)));
+  child.stderr.on('data', (d) => ((log += d), appendFileSync(join(work, 'server.log'), d)));
   server = child;
   for (let i = 0; i < 1200; i++) {
     if (log.includes('build worker ready')) return;
@@ -142,7 +142,7 @@ const buildah = {
       ...buildahArgs(), 'bud', '--layers', '--tls-verify=false', '--network', 'none', '--cache-to', cache, '--cache-from', cache,
       ...extra, '-t', `${host}/${tag}`, context,
     ]);
-    const steps = out.match(/^STEP \d+\/\d+/gm)?.length ?? 0;
+    const steps = out.match(/^(?:\[\d+\/\d+\] )?STEP \d+\/\d+/gm)?.length ?? 0;
     const hits = out.match(/^--> Using cache/gm)?.length ?? 0;
     return { ms, serverMs: undefined, cached: `${hits}/${steps}` };
   },
@@ -164,6 +164,7 @@ async function measure(side, builder, dataDir) {
   r.cold = await builder.build(context, `${repo}:cold`, BASE_ARG);
   await builder.emptyBuilder(dataDir);
   r.cached = await builder.build(context, `${repo}:cached`, BASE_ARG);
+  r.warm = await builder.build(context, `${repo}:warm`, BASE_ARG);
   writeFileSync(join(context, 'src/main.txt'), `hello from main ${process.pid}\n`);
   r.changed = await builder.build(context, `${repo}:changed`, BASE_ARG);
   const zero = await builder.build(runsContext(side, 0), `${repo}-runs:zero`);
@@ -201,6 +202,7 @@ const fmt = (ms) => (ms === undefined ? '' : ms >= 1000 ? `${(ms / 1000).toFixed
 const rows = [
   ['cold (3-stage fixture)', 'cold', 'cold build, empty caches'],
   ['fully cached, empty builder', 'cached', '≤ 0.1×, server ≤ 20 ms'],
+  ['fully cached, same builder again', 'warm', ''],
   ['one file changed', 'changed', '≤ 0.5×'],
   [`per trivial RUN (${RUNS} cold RUNs)`, 'perRun', '≤ 30 ms'],
 ];
