@@ -12,6 +12,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import { routeOfTarget, type OciRoute } from './oci/path.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The route template, set by plugins that route under one wildcard themselves (the admin
+     * API's `/repositories/*`): Fastify only knows the wildcard.
+     */
+    routeTemplate: string | undefined;
+  }
+}
+
 const OCI_TEMPLATES: Record<OciRoute['kind'], string> = {
   base: '/v2/',
   catalog: '/v2/_catalog',
@@ -27,6 +37,7 @@ const OCI_TEMPLATES: Record<OciRoute['kind'], string> = {
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export function routeTemplate(request: FastifyRequest): string {
+  if (request.routeTemplate !== undefined) return request.routeTemplate;
   const url = request.routeOptions.url;
   if (url === undefined) return 'unmatched';
   if (url === '/v2' || url === '/v2/*') {

@@ -71,6 +71,7 @@ export async function buildServer(deps: ServerDeps) {
     if (!(await discardUnreadBody(request.raw))) reply.header('connection', 'close');
     return payload;
   });
+  app.decorateRequest('routeTemplate', undefined);
   app.addHook('onResponse', async (request, reply) => recordRequest(deps.metrics, request, reply));
   app.addHook('onResponse', async (request, reply) => {
     // One line per request. The query string is left out: it is where tokens would travel.

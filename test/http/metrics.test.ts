@@ -68,6 +68,8 @@ describeOnEachDatabase('metrics', (ctx) => {
     assert.equal(manifest.status, 200);
     for (const layer of image.layers) assert.equal((await http('GET', `${ctx.base}/v2/${name}/blobs/${layer.digest}`)).status, 200);
     assert.equal((await http('HEAD', `${ctx.base}/v2/${name}/blobs/${chunked.digest}`)).status, 200);
+    const caches = await http('GET', `${ctx.base}/api/v1/repositories/${name}/caches`);
+    assert.equal(caches.status, 200, caches.text());
     const missing = `sha256:${'0'.repeat(64)}`;
     assert.equal((await http('GET', `${ctx.base}/v2/${name}/blobs/${missing}`)).status, 404);
 
@@ -85,6 +87,8 @@ describeOnEachDatabase('metrics', (ctx) => {
     assert.equal(moved(requests, { route: '/v2/{name}/blobs/{digest}', method: 'HEAD', status: '200' }), 1);
     assert.equal(moved(requests, { route: '/v2/{name}/blobs/{digest}', method: 'GET', status: '404' }), 1);
     assert.ok(value(after, requests, { route: '/metrics', method: 'GET', status: '200' }) >= 1, 'the first scrape is counted');
+    // The admin API routes repositories under one wildcard; the label is still the template.
+    assert.equal(moved(requests, { route: '/api/v1/repositories/{name}/caches', method: 'GET', status: '200' }), 1);
 
     // Latency: every observation lands in the +Inf bucket and the count agrees with the requests.
     const blobGets = value(after, 'cairn_http_request_duration_seconds_count', { route: '/v2/{name}/blobs/{digest}', method: 'GET' });
