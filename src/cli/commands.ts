@@ -6,6 +6,7 @@
  */
 import { loadConfig } from './load-config.js';
 import { CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
+import { REMOTE_COMMANDS } from './remote/commands.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
 
 export interface Command {
@@ -14,6 +15,8 @@ export interface Command {
   readonly summary: string;
   readonly description: string;
   readonly options: readonly OptionSpec[];
+  /** Words after the options' command name, as shown in help (`URL`); none when absent. */
+  readonly arguments?: readonly string[];
   /** What to do instead when the embedded database is held by another process. */
   readonly whenDirectoryInUse: string;
   run(options: ParsedOptions): Promise<void>;
@@ -71,6 +74,7 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   ...RETENTION_COMMANDS,
+  ...REMOTE_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */
