@@ -6,7 +6,8 @@
  * anything unrouted is `unmatched`.
  *
  * Cost on the hot path: one route parse of the path for /v2/ requests (a handful of anchored
- * regular expressions) and three metric updates, done in onResponse after the answer is sent.
+ * regular expressions) and up to four metric updates on series resolved once per route, method
+ * and status, done in onResponse after the answer is sent.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
@@ -52,16 +53,47 @@ function declaredLength(value: string | number | string[] | undefined): number {
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
+/** The series of one route and method, resolved once (labels are bounded, so is this cache). */
+interface RouteMeter {
+  readonly statuses: Map<number, { inc(): void }>;
+  readonly duration: { observe(seconds: number): void };
+  readonly received: { inc(bytes: number): void };
+  readonly served: { inc(bytes: number): void };
+}
+
+const meters = new WeakMap<Metrics, Map<string, RouteMeter>>();
+
+function meterFor(metrics: Metrics, route: string, method: string): RouteMeter {
+  let byRoute = meters.get(metrics);
+  if (!byRoute) meters.set(metrics, (byRoute = new Map()));
+  const key = `${method} ${route}`;
+  let meter = byRoute.get(key);
+  if (!meter) {
+    meter = {
+      statuses: new Map(),
+      duration: metrics.httpDuration.labels({ route, method }),
+      received: metrics.httpBytesReceived.labels({ route }),
+      served: metrics.httpBytesServed.labels({ route }),
+    };
+    byRoute.set(key, meter);
+  }
+  return meter;
+}
+
 export function recordRequest(metrics: Metrics, request: FastifyRequest, reply: FastifyReply): void {
   const route = routeTemplate(request);
   const method = METHODS.has(request.method) ? request.method : 'other';
-  metrics.httpRequests.inc({ route, method, status: String(reply.statusCode) });
-  metrics.httpDuration.observe({ route, method }, reply.elapsedTime / 1000);
+  const meter = meterFor(metrics, route, method);
+  const status = reply.statusCode;
+  let requests = meter.statuses.get(status);
+  if (!requests) meter.statuses.set(status, (requests = metrics.httpRequests.labels({ route, method, status: String(status) })));
+  requests.inc();
+  meter.duration.observe(reply.elapsedTime / 1000);
   const received = declaredLength(request.headers['content-length']);
-  if (received > 0) metrics.httpBytesReceived.inc({ route }, received);
+  if (received > 0) meter.received.inc(received);
   // A HEAD answer and a 304 declare the length of a body they do not send.
-  if (method !== 'HEAD' && reply.statusCode !== 304) {
+  if (method !== 'HEAD' && status !== 304) {
     const served = declaredLength(reply.getHeader('content-length'));
-    if (served > 0) metrics.httpBytesServed.inc({ route }, served);
+    if (served > 0) meter.served.inc(served);
   }
 }

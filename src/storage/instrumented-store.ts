@@ -3,8 +3,9 @@
  * backend (filesystem, S3) is measured the same way without either knowing about metrics. The
  * composition root wraps the store once; everything above it uses the wrapped one.
  *
- * The cost per operation is two counter increments and one histogram observation (a few hundred
- * nanoseconds), against operations that do disk or network I/O. Streams are not wrapped: the
+ * The cost per operation is one counter increment and one histogram observation on series resolved
+ * once per operation name (about 1.5 µs measured on a loaded 2-core machine), against operations
+ * that do disk or network I/O. Streams are not wrapped: the
  * bytes of reads are counted at the HTTP layer from Content-Length, so no per-chunk work is added.
  */
 import type { Readable } from 'node:stream';
@@ -12,13 +13,22 @@ import type { Digest } from '../oci/digest.js';
 import type { BlobStore, ByteRange, StoredBlob, UploadInfo } from './blob-store.js';
 import { BlobNotFoundError, UploadNotFoundError } from './errors.js';
 
-/** What the decorator records into; src/metrics.ts's Metrics satisfies it. */
+type Labels = { backend: string; operation: string };
+
+/** What the decorator records into (prom-client metrics); src/metrics.ts's Metrics satisfies it. */
 export interface StorageMetrics {
-  readonly storageOperations: { inc(labels: { backend: string; operation: string }): void };
-  readonly storageErrors: { inc(labels: { backend: string; operation: string }): void };
-  readonly storageDuration: { observe(labels: { backend: string; operation: string }, seconds: number): void };
-  readonly storageBytesWritten: { inc(labels: { backend: string }, bytes: number): void };
+  readonly storageOperations: { labels(labels: Labels): { inc(): void } };
+  readonly storageErrors: { labels(labels: Labels): { inc(): void } };
+  readonly storageDuration: { labels(labels: Labels): { observe(seconds: number): void } };
+  readonly storageBytesWritten: { labels(labels: { backend: string }): { inc(bytes: number): void } };
   readonly uploadsInFlight: { inc(): void; dec(): void };
+}
+
+/** One operation's series, resolved once: a labelled lookup costs about as much as the update. */
+interface Meter {
+  readonly operations: { inc(): void };
+  readonly errors: { inc(): void };
+  readonly duration: { observe(seconds: number): void };
 }
 
 /** Absent blobs and uploads are answers the registry expects (404s, HEAD probes), not failures. */
@@ -30,6 +40,8 @@ export class InstrumentedBlobStore implements BlobStore {
   readonly kind: string;
   readonly redirectUrl?: (digest: Digest) => Promise<string | undefined>;
   readonly close?: () => Promise<void>;
+  private readonly meters = new Map<string, Meter>();
+  private readonly bytesWritten: { inc(bytes: number): void };
 
   constructor(
     private readonly inner: BlobStore,
@@ -39,30 +51,42 @@ export class InstrumentedBlobStore implements BlobStore {
     // Optional members stay optional: callers test for their presence.
     if (inner.redirectUrl) this.redirectUrl = (digest) => this.measure('redirect_url', () => inner.redirectUrl!(digest));
     if (inner.close) this.close = () => inner.close!();
+    this.bytesWritten = metrics.storageBytesWritten.labels({ backend: this.kind });
+  }
+
+  private meter(operation: string): Meter {
+    let meter = this.meters.get(operation);
+    if (!meter) {
+      const labels = { backend: this.kind, operation };
+      const { storageOperations, storageErrors, storageDuration } = this.metrics;
+      meter = { operations: storageOperations.labels(labels), errors: storageErrors.labels(labels), duration: storageDuration.labels(labels) };
+      this.meters.set(operation, meter);
+    }
+    return meter;
   }
 
   private async measure<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    const labels = { backend: this.kind, operation };
+    const meter = this.meter(operation);
     const started = performance.now();
-    this.metrics.storageOperations.inc(labels);
+    meter.operations.inc();
     try {
       return await run();
     } catch (error) {
-      if (isFailure(error)) this.metrics.storageErrors.inc(labels);
+      if (isFailure(error)) meter.errors.inc();
       throw error;
     } finally {
-      this.metrics.storageDuration.observe(labels, (performance.now() - started) / 1000);
+      meter.duration.observe((performance.now() - started) / 1000);
     }
   }
 
   /** Listings are counted once each, and as failed when iterating them fails. */
   private async *measureListing<T>(operation: string, list: () => AsyncIterable<T>): AsyncIterable<T> {
-    const labels = { backend: this.kind, operation };
-    this.metrics.storageOperations.inc(labels);
+    const meter = this.meter(operation);
+    meter.operations.inc();
     try {
       yield* list();
     } catch (error) {
-      this.metrics.storageErrors.inc(labels);
+      meter.errors.inc();
       throw error;
     }
   }
@@ -99,7 +123,7 @@ export class InstrumentedBlobStore implements BlobStore {
     this.metrics.uploadsInFlight.inc();
     try {
       const written = await this.measure('append_upload', () => this.inner.appendUpload(id, offset, body));
-      this.metrics.storageBytesWritten.inc({ backend: this.kind }, written);
+      this.bytesWritten.inc(written);
       return written;
     } finally {
       this.metrics.uploadsInFlight.dec();
