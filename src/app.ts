@@ -27,6 +27,7 @@ import { Metadata } from './metadata/stores/index.js';
 import { createRegistry, type Registry } from './registry/index.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { createStorage } from './storage/open.js';
+import { InstrumentedBlobStore } from './storage/instrumented-store.js';
 import { BranchLifecycle } from './retention/branches.js';
 import { RetentionMetrics } from './retention/metrics.js';
 import { RetentionScheduler } from './retention/scheduler.js';
@@ -184,18 +185,21 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
   const httpStack = loadHttpStack();
   // Settled here so that a failed open is not an unhandled rejection while the stack loads.
   opening.catch(() => undefined);
-  const storage = await createStorage(config, logger);
+  const backend = await createStorage(config, logger);
   // Not fatal: an S3 outage at start-up should not crash-loop the process. /readyz says why.
-  const storageChecked = storage.check().then(
-    () => logger.info({ storage: storage.kind }, 'storage ready'),
+  const storageChecked = backend.check().then(
+    () => logger.info({ storage: backend.kind }, 'storage ready'),
     (err: unknown) => logger.error({ reason: (err as Error).message }, 'storage not ready'),
   );
   const [database, { buildServer, Metrics }] = await Promise.all([opening, httpStack]);
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);
-  const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount, deletes: config.deletes });
   const metrics = new Metrics();
+  metrics.watchDatabase(() => database.use());
+  // Wrapped once, here: every user of the blob store (registry, GC, readiness) is measured.
+  const storage = new InstrumentedBlobStore(backend, metrics);
+  const registry = createRegistry(metadata, storage, { automaticMount: config.automaticMount, deletes: config.deletes });
   const [access, caches] = await Promise.all([
     createAccessControl(metadata, config.auth).then(async (access) => {
       await applySafeDefaults(config, access, logger);

@@ -6,6 +6,7 @@
  */
 import { loadConfig } from './load-config.js';
 import { BUILD_WORKER_OPTIONS, CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
+import { REMOTE_COMMANDS } from './remote/commands.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
 import { BUILD_COMMANDS } from './build/commands.js';
 
@@ -15,10 +16,10 @@ export interface Command {
   readonly summary: string;
   readonly description: string;
   readonly options: readonly OptionSpec[];
+  /** Words after the options' command name, as shown in help (`URL`); none when absent. */
+  readonly arguments?: readonly string[];
   /** What to do instead when the embedded database is held by another process. */
   readonly whenDirectoryInUse: string;
-  /** Words after the options it takes (`cairn build CONTEXT`); default none. */
-  readonly positionals?: number;
   run(options: ParsedOptions): Promise<void>;
 }
 
@@ -75,6 +76,7 @@ export const COMMANDS: readonly Command[] = [
   },
   ...RETENTION_COMMANDS,
   ...BUILD_COMMANDS,
+  ...REMOTE_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */

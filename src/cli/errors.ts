@@ -52,6 +52,8 @@ export function failureOf(error: unknown, advice: { directoryInUse: string }): F
   if (error.name === 'DatabaseDirectoryInUseError') return user(directoryInUse(error as DatabaseDirectoryInUseError, advice.directoryInUse));
   if (error.name === 'AccountError') return user(error.message);
   if (error.name === 'RetentionError') return user(error.message);
+  // The admin CLI (remote/): the server refused, could not be reached, or no login is stored.
+  if (error.name === 'RemoteError') return user(error.message);
   if (error.name === 'ListenError') return user(error.message);
   if (error.name === 'BuildRefusedError') return { status: 1, message: error.message, unexpected: false };
   if (error.name === 'FileLockingUnavailableError') {

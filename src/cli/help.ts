@@ -21,7 +21,8 @@ Settings come from flags, then the environment, then a JSON config file (--confi
 }
 
 export function commandHelp(command: Command): string {
-  return `usage: cairn ${command.name} [options]
+  const words = command.arguments?.map((a) => ` ${a}`).join('') ?? '';
+  return `usage: cairn ${command.name}${words} [options]
 
 ${wrap(command.description, 96)}
 

@@ -36,7 +36,7 @@ async function run(argv: readonly string[], started: (command: Command) => void)
   const { command, args } = resolveCommand(first, rest);
   if (!command) return print(groupHelp(first));
   started(command);
-  const options = parseOptions(args, command.options, `cairn ${command.name}`, command.positionals ?? 0);
+  const options = parseOptions(args, command.options, `cairn ${command.name}`, command.arguments?.length ?? 0);
   if (options.values.help) return print(commandHelp(command));
   await command.run(options);
 }

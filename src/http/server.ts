@@ -21,6 +21,7 @@ import { errorBodyFor } from './error-shapes.js';
 import { frameworkError, HttpError } from './oci/errors.js';
 import { ociApi } from './oci/plugin.js';
 import { parserErrorHandling } from './parser-errors.js';
+import { recordRequest } from './request-metrics.js';
 import { discardUnreadBody } from './unread-body.js';
 
 export interface ServerDeps {
@@ -75,6 +76,8 @@ export async function buildServer(deps: ServerDeps) {
     if (!(await discardUnreadBody(request.raw))) reply.header('connection', 'close');
     return payload;
   });
+  app.decorateRequest('routeTemplate', undefined);
+  app.addHook('onResponse', async (request, reply) => recordRequest(deps.metrics, request, reply));
   app.addHook('onResponse', async (request, reply) => {
     // One line per request. The query string is left out: it is where tokens would travel.
     request.log.info(

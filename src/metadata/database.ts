@@ -25,6 +25,15 @@ export interface OpenedDatabase {
    * takes one statement at a time, so its scripts go through `exec` on the one session it has.
    */
   runScript(executor: Kysely<any>, script: string): Promise<void>;
+  /** How busy the connections are now (for metrics, read at scrape time). */
+  use(): ConnectionUse;
+}
+
+export interface ConnectionUse {
+  readonly kind: MetadataConnection['kind'];
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
 }
 
 export async function openDatabase(connection: MetadataConnection): Promise<OpenedDatabase> {
@@ -49,6 +58,7 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
       db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
       // Without parameters pg uses the simple query protocol, which takes many statements.
       runScript: async (executor, script) => void (await sql.raw(script).execute(executor)),
+      use: () => ({ kind: 'postgres', total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     };
   }
   const [{ PGlite }, { PGliteBatchDialect }] = await Promise.all([import('@electric-sql/pglite'), import('./pglite-dialect.js')]);
@@ -73,10 +83,12 @@ export async function openDatabase(connection: MetadataConnection): Promise<Open
     await lock?.release();
     throw error;
   }
+  const dialect = new PGliteBatchDialect(pglite, () => lock?.release());
   return {
     kind: 'pglite',
-    db: new Kysely<Database>({ dialect: new PGliteBatchDialect(pglite, () => lock?.release()) }),
+    db: new Kysely<Database>({ dialect }),
     runScript: async (_executor, script) => void (await pglite.exec(script)),
+    use: () => ({ kind: 'pglite', total: 1, ...dialect.use() }),
   };
 }
 

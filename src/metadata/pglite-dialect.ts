@@ -34,18 +34,26 @@ type Message = { name: string };
 type Field = { name: string; dataTypeID: number };
 
 export class PGliteBatchDialect implements Dialect {
+  private driver: PGliteBatchDriver | undefined;
+
   /** `afterDestroy` runs once PGlite is closed (the data directory's lock is released there). */
   constructor(
     private readonly pglite: PGlite,
     private readonly afterDestroy?: () => Promise<void> | void,
   ) {}
 
+  /** Whether the one session is free, and how many callers queue for it (metrics). */
+  use(): { idle: number; waiting: number } {
+    return this.driver ? this.driver.use() : { idle: 1, waiting: 0 };
+  }
+
   createAdapter() {
     return new PostgresAdapter();
   }
 
   createDriver(): Driver {
-    return new PGliteBatchDriver(this.pglite, this.afterDestroy);
+    this.driver = new PGliteBatchDriver(this.pglite, this.afterDestroy);
+    return this.driver;
   }
 
   createQueryCompiler() {
@@ -70,6 +78,10 @@ class PGliteBatchDriver implements Driver {
   }
 
   async init(): Promise<void> {}
+
+  use(): { idle: number; waiting: number } {
+    return { idle: this.busy ? 0 : 1, waiting: this.waiting.length };
+  }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));

@@ -24,7 +24,7 @@ export const BUILD_COMMANDS: readonly Command[] = [
     description:
       'cairn build [options] CONTEXT. Packs CONTEXT (honouring .dockerignore), uploads it to the server\'s builds API, follows the build live and ends with a cache report. Credentials come from docker\'s config (docker login HOST). Exit status 0 when the build succeeded, 1 when it failed, 2 for a usage mistake.',
     options: BUILD_OPTIONS,
-    positionals: 1,
+    arguments: ['CONTEXT'],
     whenDirectoryInUse: 'not applicable',
     async run(options) {
       await (await import('./run.js')).build(options);

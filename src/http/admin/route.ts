@@ -183,6 +183,7 @@ function registerRepositoryRoutes(app: FastifyInstance, access: AccessControl, r
       const found = candidates.find((c) => c.route.method === method);
       if (!found) throw methodNotAllowed(request.method, allowedMethods(candidates.filter((c) => c.route.path === candidates[0]!.route.path).map((c) => c.route)));
       resolved.set(request, found);
+      request.routeTemplate = app.prefix + found.route.path;
       request.apiCaller = await authorize(access, found.route, request, found.params);
     },
     handler: async (request, reply) => {
