@@ -7,6 +7,7 @@
 import { loadConfig } from './load-config.js';
 import { CONFIG_OPTIONS, type OptionSpec, type ParsedOptions } from './options.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
+import { TLS_COMMANDS } from './tls-commands.js';
 
 export interface Command {
   /** As typed: `serve`, `admin create`. */
@@ -71,6 +72,7 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   ...RETENTION_COMMANDS,
+  ...TLS_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */

@@ -39,6 +39,8 @@ export interface CairnConfig {
   readonly gc: GcConfig;
   /** Shared secrets of the Git forge webhook receivers; a receiver without one answers 404. Never logged. */
   readonly webhooks: { readonly githubSecret?: string; readonly gitlabToken?: string };
+  /** PEM files of the server certificate (chain) and key: HTTPS and HTTP/2 instead of plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface AuthConfig {
@@ -152,7 +154,17 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     storage: resolveStorage(settings),
     gc: resolveGc(settings),
     webhooks: webhookSecrets(settings),
+    ...tlsFiles(settings),
   };
+}
+
+/** Both files or neither: a certificate without its key (or the reverse) is a mistake, not plain HTTP. */
+function tlsFiles(settings: SettingsReader): Pick<CairnConfig, 'tls'> {
+  const cert = settings.pick('tlsCert');
+  const key = settings.pick('tlsKey');
+  if (cert && !key) throw invalid(cert, 'tlsCert', 'needs a private key too (--tls-key, CAIRN_TLS_KEY or tlsKey)');
+  if (key && !cert) throw invalid(key, 'tlsKey', 'needs a certificate too (--tls-cert, CAIRN_TLS_CERT or tlsCert)');
+  return cert && key ? { tls: { cert: resolve(String(cert.value)), key: resolve(String(key.value)) } } : {};
 }
 
 function webhookSecrets(settings: SettingsReader): CairnConfig['webhooks'] {

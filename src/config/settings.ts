@@ -51,6 +51,8 @@ export const SETTINGS = {
   gcSweepInterval: { env: ['CAIRN_GC_SWEEP_INTERVAL'], kind: 'string' },
   githubWebhookSecret: { env: ['CAIRN_GITHUB_WEBHOOK_SECRET'], kind: 'string', secret: true },
   gitlabWebhookToken: { env: ['CAIRN_GITLAB_WEBHOOK_TOKEN'], kind: 'string', secret: true },
+  tlsCert: { env: ['CAIRN_TLS_CERT'], kind: 'string' },
+  tlsKey: { env: ['CAIRN_TLS_KEY'], kind: 'string' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

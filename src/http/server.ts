@@ -35,6 +35,8 @@ export interface ServerDeps {
   readonly maxManifestBytes: number;
   /** Readiness: resolves when the database and blob store answer. */
   readonly ready: () => Promise<void>;
+  /** A checked certificate and key: HTTPS, with HTTP/2 for clients that negotiate it (ALPN). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
@@ -42,6 +44,7 @@ export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
 export async function buildServer(deps: ServerDeps) {
   const parserErrors = parserErrorHandling(() => app.log, { deletes: deps.registry.deletes });
   const app = Fastify({
+    ...protocolOptions(deps.tls),
     loggerInstance: deps.logger,
     // Fastify's two lines per request give way to the one line logged in onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -50,8 +53,6 @@ export async function buildServer(deps: ServerDeps) {
     // Requests that arrive while closing are still served (with `Connection: close`), instead of
     // Fastify's own 503 body, which no OCI client can read.
     return503OnClosing: false,
-    // Node would answer a missing Host with an empty 400; the onRequest hook below answers instead.
-    http: { requireHostHeader: false },
     clientErrorHandler: parserErrors.onClientError,
     rewriteUrl: (request) => escapeOciPath(request.url ?? '/'),
     frameworkErrors: (error, request, reply) => sendError(request, reply, toHttpError(error)),
@@ -67,7 +68,8 @@ export async function buildServer(deps: ServerDeps) {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     // Whatever of the body no handler read is discarded first, within a bound (see unread-body.ts).
-    if (!(await discardUnreadBody(request.raw))) reply.header('connection', 'close');
+    // HTTP/2 has no `Connection` header: there an unread stream is reset alone, not the connection.
+    if (!(await discardUnreadBody(request.raw)) && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -122,6 +124,19 @@ export async function buildServer(deps: ServerDeps) {
     return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return app;
+}
+
+/**
+ * Plain HTTP/1.1, or TLS with ALPN offering HTTP/2 and HTTP/1.1. Under TLS the server is Node's
+ * HTTP/2 server, which hands HTTP/1.1 connections to its HTTP/1 parser: the early refusals of
+ * parser-errors.ts and the HTTP/1 request objects stay as they are; HTTP/2 streams arrive through
+ * the compatibility API, which has the same request and response methods Cairn uses. The
+ * instance is typed as the HTTP/1 one for that reason.
+ */
+function protocolOptions(tls: ServerDeps['tls']): { http: { requireHostHeader: false } } {
+  // Node would answer a missing Host with an empty 400; the onRequest hook answers instead.
+  if (!tls) return { http: { requireHostHeader: false } };
+  return { http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } } as never;
 }
 
 /**
