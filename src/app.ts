@@ -182,6 +182,10 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     (err: unknown) => logger.error({ reason: (err as Error).message }, 'storage not ready'),
   );
   const [database, { buildServer, Metrics }] = await Promise.all([opening, httpStack]);
+  if (config.databaseUrl && !config.auth.tokenKeyFileConfigured) {
+    // Replicas with their own data directories would each sign with their own key (README).
+    logger.info({ tokenKeyFile: config.auth.tokenKeyFile }, 'token signing key in the data directory: several replicas need one shared CAIRN_TOKEN_KEY_FILE');
+  }
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);
