@@ -80,6 +80,7 @@ export async function buildServer(deps: ServerDeps) {
         path: request.originalUrl.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
+        http: request.raw.httpVersion,
         ua: request.headers['user-agent'],
       },
       'request',

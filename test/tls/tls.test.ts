@@ -161,6 +161,7 @@ clientSuite('TLS', ['skopeo', 'podman', 'ctr', 'containerd'], () => {
     await ctr.ok(['images', 'pull', '--hosts-dir', hostsDir, `${host}/${repo}:v1`]);
     await ctr.ok(['images', 'tag', `${host}/${repo}:v1`, `${host}/${repo}:ctr`]);
     await ctr.ok(['images', 'push', '--hosts-dir', hostsDir, `${host}/${repo}:ctr`]);
+    console.log(`TLS: HTTP versions by client: ${JSON.stringify(versionsByClient())}`);
     assert.equal((await h1({ method: 'HEAD', path: `/v2/${repo}/manifests/ctr` })).status, 200);
   });
 
@@ -181,6 +182,18 @@ clientSuite('TLS', ['skopeo', 'podman', 'ctr', 'containerd'], () => {
   });
 
   // ---------------------------------------------------------------------------------------------- helpers
+
+  /** From the request log lines: which HTTP versions each client (by user agent) negotiated. */
+  function versionsByClient(): Record<string, string[]> {
+    const seen: Record<string, Set<string>> = {};
+    for (const line of cairn.logs) {
+      if (!line.includes('"msg":"request"')) continue;
+      const entry = JSON.parse(line) as { http?: string; ua?: string };
+      const client = (entry.ua ?? 'none').split(/[ /]/)[0]!;
+      (seen[client] ??= new Set()).add(entry.http ?? '?');
+    }
+    return Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, [...v].sort()]));
+  }
 
   function port(): number {
     return Number(host.split(':')[1]);
