@@ -3,6 +3,7 @@
  * tests call `buildServer` with whatever they built, and src/app.ts wires the real thing.
  */
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
 import type { AccessControl } from '../auth/access-control.js';
@@ -59,6 +60,7 @@ export async function buildServer(deps: ServerDeps) {
     // Docker clients send `Accept-Encoding: gzip`; never compress (digests cover the exact bytes).
   });
   parserErrors.install(app.server);
+  if (deps.tls) closeSessionsOnClose(app);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
@@ -138,6 +140,22 @@ function protocolOptions(tls: ServerDeps['tls']): { http: { requireHostHeader: f
   // Node would answer a missing Host with an empty 400; the onRequest hook answers instead.
   if (!tls) return { http: { requireHostHeader: false } };
   return { http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } } as never;
+}
+
+/**
+ * Open HTTP/2 sessions would hold a closing server up until their idle timeout (Node 24 closes
+ * them itself; Fastify does so only with `forceCloseConnections`, which also cuts requests in
+ * flight). A graceful close sends GOAWAY: the streams under way finish, and no new ones start.
+ */
+function closeSessionsOnClose(app: { server: unknown; addHook(name: 'preClose', hook: () => Promise<void>): unknown }): void {
+  const sessions = new Set<Http2Session>();
+  (app.server as Http2SecureServer).on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  app.addHook('preClose', async () => {
+    for (const session of sessions) session.close();
+  });
 }
 
 /**

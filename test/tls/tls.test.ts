@@ -181,6 +181,18 @@ clientSuite('TLS', ['skopeo', 'podman', 'ctr', 'containerd'], () => {
     assert.equal((await h1({ method: 'GET', path: '/v2/' })).status, 200);
   });
 
+  test('SIGTERM with an HTTP/2 session open: GOAWAY, and the server exits at once (not after the idle timeout)', async () => {
+    const session = await h2(ca);
+    assert.equal((await h2Request(session, { ':method': 'GET', ':path': '/v2/' })).status, 200);
+    const away = new Promise((resolve) => session.once('goaway', resolve));
+    const start = Date.now();
+    await cairn.stop();
+    await away;
+    // stop() sends SIGKILL after 10 s; Fastify alone would wait for the session's 72 s timeout.
+    assert.ok(Date.now() - start < 8_000, `took ${Date.now() - start} ms`);
+    session.destroy();
+  });
+
   // ---------------------------------------------------------------------------------------------- helpers
 
   /** From the request log lines: which HTTP versions each client (by user agent) negotiated. */
