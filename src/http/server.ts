@@ -60,7 +60,15 @@ export async function buildServer(deps: ServerDeps) {
     // Docker clients send `Accept-Encoding: gzip`; never compress (digests cover the exact bytes).
   });
   parserErrors.install(app.server);
-  if (deps.tls) closeSessionsOnClose(app);
+  if (deps.tls) {
+    closeSessionsOnClose(app);
+    // Fastify sets these on its HTTP/1 server only. Node's HTTP/2 server gives its HTTP/1.1
+    // connections a 300 s request timeout (a large upload on a slow link would be cut off, which
+    // plain HTTP does not do) and no keep-alive timeout (idle connections would stay forever).
+    const http1 = app.server as unknown as { requestTimeout: number; keepAliveTimeout: number };
+    http1.requestTimeout = 0; // Fastify's default on plain HTTP: uploads take what they take
+    http1.keepAliveTimeout = app.initialConfig.keepAliveTimeout ?? 72_000;
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
