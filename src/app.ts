@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { AccessControl } from './auth/access-control.js';
@@ -19,6 +20,8 @@ import { ConfigError, describeConfig, type CairnConfig } from './config/config.j
 import { GarbageCollector } from './gc/index.js';
 import type { Metrics } from './metrics.js';
 import type { CairnServer } from './http/server.js';
+import { KeyPairInvalid, readKeyPair, type KeyPair, type KeyPairFiles } from './http/tls/key-pair.js';
+import { watchKeyPair, type KeyPairReloader } from './http/tls/reloader.js';
 import { openDatabase, type MetadataConnection } from './metadata/database.js';
 import { migrate } from './metadata/migrate.js';
 import { keepStatistics } from './metadata/statistics.js';
@@ -175,6 +178,8 @@ export async function createApp(config: CairnConfig, logger: Logger = createLogg
 
 async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => void): Promise<App> {
   logger.info({ config: describeConfig(config) }, 'starting');
+  // Before anything opens: a certificate that cannot be served is a configuration mistake.
+  const keyPair = config.tls ? await loadKeyPair(config.tls) : undefined;
   // The database opens first: PGlite compiles its WebAssembly on V8's background threads, and
   // the HTTP stack (fastify, ajv, the admin schemas) and prom-client load on the main thread
   // meanwhile instead of before it (see loadHttpStack for the figures).
@@ -192,6 +197,10 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     (err: unknown) => logger.error({ reason: (err as Error).message }, 'storage not ready'),
   );
   const [database, { buildServer, Metrics }] = await Promise.all([opening, httpStack]);
+  if (config.databaseUrl && !config.auth.tokenKeyFileConfigured) {
+    // Replicas with their own data directories would each sign with their own key (README).
+    logger.info({ tokenKeyFile: config.auth.tokenKeyFile }, 'token signing key in the data directory: several replicas need one shared CAIRN_TOKEN_KEY_FILE');
+  }
   const { applied } = await migrate(database);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   const metadata = new Metadata(database.db);
@@ -236,7 +245,9 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       await metadata.stores.repositories.listNames(1);
       await storage.check();
     },
+    ...(keyPair ? { tls: keyPair } : {}),
   });
+  let reloader: KeyPairReloader | undefined;
 
   const sweep = setInterval(() => {
     registry.uploads
@@ -257,6 +268,11 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
     async listen() {
       try {
         const url = await server.listen({ host: config.listen.host, port: config.listen.port });
+        if (config.tls && keyPair) {
+          const tlsServer = server.server as unknown as TlsServer;
+          reloader = watchKeyPair(config.tls, keyPair, (pair) => tlsServer.setSecureContext({ cert: pair.cert, key: pair.key }), logger);
+          logger.info({ subject: keyPair.subject, notAfter: keyPair.notAfter, fingerprint: keyPair.fingerprint }, 'serving TLS (HTTP/2 and HTTP/1.1)');
+        }
         const cpu = process.cpuUsage();
         logger.info({ url, startupMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }, 'listening');
         return url;
@@ -269,6 +285,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       clearInterval(sweep);
       await workers.close();
       await stopStatistics();
+      reloader?.close();
       await gc.stop();
       await scheduler.stop();
       await server.close();
@@ -279,6 +296,15 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
       await storage.close?.();
     },
   };
+}
+
+async function loadKeyPair(files: KeyPairFiles): Promise<KeyPair> {
+  try {
+    return await readKeyPair(files);
+  } catch (error) {
+    if (error instanceof KeyPairInvalid) throw new ConfigError(`TLS: ${error.message}`);
+    throw error;
+  }
 }
 
 /**

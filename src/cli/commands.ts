@@ -9,6 +9,7 @@ import { BUILD_WORKER_OPTIONS, CONFIG_OPTIONS, type OptionSpec, type ParsedOptio
 import { REMOTE_COMMANDS } from './remote/commands.js';
 import { RETENTION_COMMANDS } from './retention-commands.js';
 import { BUILD_COMMANDS } from './build/commands.js';
+import { TLS_COMMANDS } from './tls-commands.js';
 
 export interface Command {
   /** As typed: `serve`, `admin create`. */
@@ -77,6 +78,7 @@ export const COMMANDS: readonly Command[] = [
   ...RETENTION_COMMANDS,
   ...BUILD_COMMANDS,
   ...REMOTE_COMMANDS,
+  ...TLS_COMMANDS,
 ];
 
 /** `help` is a command too, but it only prints: main.ts answers it without running anything. */

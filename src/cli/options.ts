@@ -32,6 +32,8 @@ export const CONFIG_OPTIONS: readonly OptionSpec[] = [
   { name: 'log-level', type: 'string', value: 'LEVEL', setting: 'logLevel', help: 'fatal, error, warn, info (default), debug or trace' },
   { name: 'deletes', type: 'string', value: 'true|false', setting: 'deletes', help: 'allow DELETE on /v2/ (default true; false answers 405 UNSUPPORTED)' },
   { name: 'no-deletes', type: 'boolean', setting: 'deletes', negates: true, help: 'the same as --deletes false' },
+  { name: 'tls-cert', type: 'string', value: 'FILE', setting: 'tlsCert', help: 'serve HTTPS (and HTTP/2) with this PEM certificate chain; needs --tls-key' },
+  { name: 'tls-key', type: 'string', value: 'FILE', setting: 'tlsKey', help: 'the PEM private key of --tls-cert' },
   { name: 'allow-open', type: 'boolean', setting: 'allowOpen', help: 'serve without authentication on a non-loopback address when no admin exists' },
   { name: 'config', type: 'string', value: 'FILE', help: 'JSON config file (CAIRN_CONFIG): an object of settings, keys as in README' },
 ];

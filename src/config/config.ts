@@ -43,6 +43,8 @@ export interface CairnConfig {
   readonly buildWorkers: number;
   /** The largest build context (tar) the builds API accepts. */
   readonly buildContextMaxBytes: number;
+  /** PEM files of the server certificate (chain) and key: HTTPS and HTTP/2 instead of plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface AuthConfig {
@@ -160,7 +162,17 @@ export function resolveConfig(...sources: Array<ConfigSource | ConfigInput>): Ca
     webhooks: webhookSecrets(settings),
     buildWorkers: settings.number('buildWorkers', DEFAULTS.buildWorkers, { min: 0, integer: true }),
     buildContextMaxBytes: settings.number('buildContextMaxBytes', DEFAULTS.buildContextMaxBytes, { min: 1, integer: true }),
+    ...tlsFiles(settings),
   };
+}
+
+/** Both files or neither: a certificate without its key (or the reverse) is a mistake, not plain HTTP. */
+function tlsFiles(settings: SettingsReader): Pick<CairnConfig, 'tls'> {
+  const cert = settings.pick('tlsCert');
+  const key = settings.pick('tlsKey');
+  if (cert && !key) throw invalid(cert, 'tlsCert', 'needs a private key too (--tls-key, CAIRN_TLS_KEY or tlsKey)');
+  if (key && !cert) throw invalid(key, 'tlsKey', 'needs a certificate too (--tls-cert, CAIRN_TLS_CERT or tlsCert)');
+  return cert && key ? { tls: { cert: resolve(String(cert.value)), key: resolve(String(key.value)) } } : {};
 }
 
 function webhookSecrets(settings: SettingsReader): CairnConfig['webhooks'] {

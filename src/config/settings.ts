@@ -53,6 +53,8 @@ export const SETTINGS = {
   gitlabWebhookToken: { env: ['CAIRN_GITLAB_WEBHOOK_TOKEN'], kind: 'string', secret: true },
   buildWorkers: { env: ['CAIRN_BUILD_WORKERS'], kind: 'number' },
   buildContextMaxBytes: { env: ['CAIRN_BUILD_CONTEXT_MAX_BYTES'], kind: 'number' },
+  tlsCert: { env: ['CAIRN_TLS_CERT'], kind: 'string' },
+  tlsKey: { env: ['CAIRN_TLS_KEY'], kind: 'string' },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

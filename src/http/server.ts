@@ -4,6 +4,7 @@
  */
 import type { CacheMounts } from '../build/engine/cache-mounts.js';
 import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Http2SecureServer, Http2Session } from 'node:http2';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/index.js';
 import type { AccessControl } from '../auth/access-control.js';
@@ -41,6 +42,8 @@ export interface ServerDeps {
   readonly maxManifestBytes: number;
   /** Readiness: resolves when the database and blob store answer. */
   readonly ready: () => Promise<void>;
+  /** A checked certificate and key: HTTPS, with HTTP/2 for clients that negotiate it (ALPN). */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
@@ -48,6 +51,7 @@ export type CairnServer = Awaited<ReturnType<typeof buildServer>>;
 export async function buildServer(deps: ServerDeps) {
   const parserErrors = parserErrorHandling(() => app.log, { deletes: deps.registry.deletes });
   const app = Fastify({
+    ...protocolOptions(deps.tls),
     loggerInstance: deps.logger,
     // Fastify's two lines per request give way to the one line logged in onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -56,14 +60,21 @@ export async function buildServer(deps: ServerDeps) {
     // Requests that arrive while closing are still served (with `Connection: close`), instead of
     // Fastify's own 503 body, which no OCI client can read.
     return503OnClosing: false,
-    // Node would answer a missing Host with an empty 400; the onRequest hook below answers instead.
-    http: { requireHostHeader: false },
     clientErrorHandler: parserErrors.onClientError,
     rewriteUrl: (request) => escapeOciPath(request.url ?? '/'),
     frameworkErrors: (error, request, reply) => sendError(request, reply, toHttpError(error)),
     // Docker clients send `Accept-Encoding: gzip`; never compress (digests cover the exact bytes).
   });
   parserErrors.install(app.server);
+  if (deps.tls) {
+    closeSessionsOnClose(app);
+    // Fastify sets these on its HTTP/1 server only. Node's HTTP/2 server gives its HTTP/1.1
+    // connections a 300 s request timeout (a large upload on a slow link would be cut off, which
+    // plain HTTP does not do) and no keep-alive timeout (idle connections would stay forever).
+    const http1 = app.server as unknown as { requestTimeout: number; keepAliveTimeout: number };
+    http1.requestTimeout = 0; // Fastify's default on plain HTTP: uploads take what they take
+    http1.keepAliveTimeout = app.initialConfig.keepAliveTimeout ?? 72_000;
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('docker-distribution-api-version', 'registry/2.0');
@@ -73,7 +84,8 @@ export async function buildServer(deps: ServerDeps) {
   });
   app.addHook('onSend', async (request, reply, payload) => {
     // Whatever of the body no handler read is discarded first, within a bound (see unread-body.ts).
-    if (!(await discardUnreadBody(request.raw))) reply.header('connection', 'close');
+    // HTTP/2 has no `Connection` header: there an unread stream is reset alone, not the connection.
+    if (!(await discardUnreadBody(request.raw)) && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
     return payload;
   });
   app.decorateRequest('routeTemplate', undefined);
@@ -86,6 +98,7 @@ export async function buildServer(deps: ServerDeps) {
         path: request.originalUrl.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
+        http: request.raw.httpVersion,
         ua: request.headers['user-agent'],
       },
       'request',
@@ -132,6 +145,35 @@ export async function buildServer(deps: ServerDeps) {
     return reply.header('content-type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   return app;
+}
+
+/**
+ * Plain HTTP/1.1, or TLS with ALPN offering HTTP/2 and HTTP/1.1. Under TLS the server is Node's
+ * HTTP/2 server, which hands HTTP/1.1 connections to its HTTP/1 parser: the early refusals of
+ * parser-errors.ts and the HTTP/1 request objects stay as they are; HTTP/2 streams arrive through
+ * the compatibility API, which has the same request and response methods Cairn uses. The
+ * instance is typed as the HTTP/1 one for that reason.
+ */
+function protocolOptions(tls: ServerDeps['tls']): { http: { requireHostHeader: false } } {
+  // Node would answer a missing Host with an empty 400; the onRequest hook answers instead.
+  if (!tls) return { http: { requireHostHeader: false } };
+  return { http2: true, https: { allowHTTP1: true, cert: tls.cert, key: tls.key } } as never;
+}
+
+/**
+ * Open HTTP/2 sessions would hold a closing server up until their idle timeout (Node 24 closes
+ * them itself; Fastify does so only with `forceCloseConnections`, which also cuts requests in
+ * flight). A graceful close sends GOAWAY: the streams under way finish, and no new ones start.
+ */
+function closeSessionsOnClose(app: { server: unknown; addHook(name: 'preClose', hook: () => Promise<void>): unknown }): void {
+  const sessions = new Set<Http2Session>();
+  (app.server as Http2SecureServer).on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  app.addHook('preClose', async () => {
+    for (const session of sessions) session.close();
+  });
 }
 
 /**

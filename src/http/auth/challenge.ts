@@ -15,7 +15,8 @@ export interface ChallengeContext {
 }
 
 export function realmFor(request: FastifyRequest, externalUrl: string | undefined): string {
-  const base = externalUrl ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+  // `request.host` is the Host header, or HTTP/2's `:authority`.
+  const base = externalUrl ?? `${request.protocol}://${request.host || 'localhost'}`;
   return `${base.replace(/\/$/, '')}/token`;
 }
 
