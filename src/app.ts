@@ -284,7 +284,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
  */
 async function startBuildWorkers(config: CairnConfig, services: { metadata: Metadata; registry: Registry; storage: BlobStore; caches: CacheService }, logger: Logger) {
   if (config.buildWorkers === 0) return { disabledReason: 'this server runs no build worker (--build-workers 0)', close: async () => undefined };
-  if (!process.env.CAIRN_TEST_BUILD_ENGINE && !(await findRunc())) {
+  if (!(await findRunc())) {
     const disabledReason = 'runc is not installed on the server (Debian/Ubuntu: apt-get install runc)';
     logger.warn(disabledReason);
     return { disabledReason, close: async () => undefined };

@@ -8,10 +8,11 @@ import { after, describe, test } from 'node:test';
 import { ADMIN_PASSWORD, basic } from '../support/auth.js';
 import { http } from '../support/http.js';
 import { startCairn, testDatabases, type StartedCairn } from '../support/registry.js';
-import { buildBody, followEvents, TEST_ENGINE } from './support/builds.js';
+import { BUSYBOX_BASE, buildBody, followEvents, pushBusyboxBase } from './support/builds.js';
 
 const asAdmin = basic('admin', ADMIN_PASSWORD);
-const ENV = { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_TEST_BUILD_ENGINE: TEST_ENGINE };
+const ENV = { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD };
+const LONG = `FROM ${BUSYBOX_BASE}\nRUN sleep 60\n`;
 
 const workerPids = (server: StartedCairn) =>
   server.logs.flatMap((l) => {
@@ -51,7 +52,8 @@ for (const database of testDatabases()) {
 
     test('a worker killed mid-build fails that build at once, and is restarted', async () => {
       server = await startCairn({ database, env: ENV });
-      const id = await create('FROM scratch\nRUN sleep 60\n', 'killed');
+      await pushBusyboxBase(server.url, asAdmin);
+      const id = await create(LONG, 'killed');
       await until('the build to run', async () => ((await state(id)).state === 'running' ? true : undefined));
       const [pid] = workerPids(server);
       assert.ok(pid, 'the worker logged its pid');
@@ -68,7 +70,7 @@ for (const database of testDatabases()) {
     });
 
     test('SIGTERM drains: a build that cannot finish goes back to the queue and runs again after a restart', async () => {
-      const id = await create('FROM scratch\nRUN sleep 60\n', 'drained');
+      const id = await create(LONG, 'drained');
       await until('the build to run', async () => ((await state(id)).state === 'running' ? true : undefined));
       const { dataDir, databaseUrl } = server!;
       await server!.stop({ keepData: true });

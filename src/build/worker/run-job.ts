@@ -1,13 +1,7 @@
 /**
- * The one seam between the worker and the build engine. The engine (src/build/engine, built in
- * parallel) exposes `runBuild(job, deps, emit, signal)`; when it lands, `defaultEngine` below
- * becomes `(await import('../engine/index.js')).runBuild` — a one-line change.
- *
- * CAIRN_TEST_BUILD_ENGINE names a module exporting a `runBuild` of the same shape, loaded instead:
- * the tests of the API, queue, workers, IPC and CLI run a small engine of their own through it
- * (test/build/support/test-engine.ts), so they exercise the whole path without runc.
+ * The one seam between the worker and the build engine (src/build/engine): `runBuild(job, deps,
+ * emit, signal)`. The engine is imported lazily so that only worker processes load it.
  */
-import { pathToFileURL } from 'node:url';
 import type { BuildHost } from '../host.js';
 import type { BuildEvent, BuildJob, BuildResult } from '../job.js';
 import type { BlobStore } from '../../storage/blob-store.js';
@@ -22,13 +16,7 @@ export interface EngineDeps {
 
 export type RunBuild = (job: BuildJob, deps: EngineDeps, emit: (event: BuildEvent) => void, signal: AbortSignal) => Promise<BuildResult>;
 
-export async function loadEngine(env: NodeJS.ProcessEnv = process.env): Promise<RunBuild> {
-  const override = env.CAIRN_TEST_BUILD_ENGINE;
-  if (override) return ((await import(pathToFileURL(override).href)) as { runBuild: RunBuild }).runBuild;
-  return defaultEngine();
-}
-
-/** The build engine (src/build/engine), loaded only by worker processes. */
-async function defaultEngine(): Promise<RunBuild> {
+/** The build engine, loaded only by worker processes. */
+export async function loadEngine(): Promise<RunBuild> {
   return (await import('../engine/index.js')).runBuild;
 }
