@@ -104,6 +104,36 @@ describeOnEachDatabase(
       assert.deepEqual(audit.sort(), ['build.cancel', 'build.cancel', 'build.create']);
     });
 
+    test('a base image the actor may not pull fails the build, naming the image and nothing about it', async () => {
+      assert.equal((await admin(ctx.base, 'POST', '/users', { name: 'builder', password: 'builder-password-1' })).status, 201);
+      assert.equal((await admin(ctx.base, 'POST', '/permissions', { account: 'builder', pattern: 'team/**', actions: ['pull', 'push'] })).status, 201);
+      assert.equal((await admin(ctx.base, 'POST', '/permissions', { account: 'builder', pattern: 'base/**', actions: ['pull'] })).status, 201);
+      await pushBusyboxBase(ctx.base, asAdmin, 'secret/base:1');
+      const builder = basic('builder', 'builder-password-1');
+      const failure = async (dockerfile: string) => {
+        const created = await create({ tags: ['team/app:from-secret'] }, { Dockerfile: dockerfile }, builder);
+        assert.equal(created.status, 201, created.text());
+        const events = (await followEvents(ctx.base, created.json().id, builder)).map((e) => e.line);
+        const result = events[events.length - 1]!.result;
+        assert.equal(result.status, 'failed');
+        return { result, events: JSON.stringify(events) };
+      };
+      const denied = 'pull access denied for base image secret/base:1: it does not exist or builder may not pull it';
+      const existing = await failure('FROM secret/base:1\n');
+      assert.equal(existing.result.error, denied);
+      // An image that is not there reads the same: the denial says nothing about what exists.
+      const missing = await failure('FROM secret/nothing:1\n');
+      assert.equal(missing.result.error, denied.replaceAll('secret/base:1', 'secret/nothing:1'));
+      const copied = await failure(`FROM ${BUSYBOX_BASE}\nCOPY --from=secret/base:1 /bin/busybox /x\n`);
+      assert.equal(copied.result.error, denied);
+      const manifestDigest = (await http('HEAD', `${ctx.base}/v2/secret/base/manifests/1`, { headers: asAdmin })).headers['docker-content-digest']!;
+      for (const { events } of [existing, copied]) assert.ok(!events.includes(manifestDigest.slice(7)), 'no digest of the image');
+      // The same base is fine for an actor who may pull it: the check is the actor's.
+      const allowed = await create({ tags: ['team/app:from-secret'] }, { Dockerfile: 'FROM secret/base:1\n' });
+      const events = (await followEvents(ctx.base, allowed.json().id, asAdmin)).map((e) => e.line);
+      assert.equal(events[events.length - 1]!.result.status, 'succeeded', JSON.stringify(events[events.length - 1]));
+    });
+
     test('list: newest first, paged with a cursor; a developer sees only their own', async () => {
       const all = (await http('GET', `${ctx.base}/api/v1/builds?limit=200`, { headers: asAdmin })).json();
       assert.ok(all.builds.length >= 5);

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { DirectBuildQueue } from '../../src/build/queue.js';
 import { BuildService } from '../../src/build/service.js';
+import { buildPullPermission } from '../../src/auth/index.js';
 import { RegistryBuildHost } from '../../src/build/registry-host.js';
 import { CacheService } from '../../src/cache/service.js';
 import { loadEngine } from '../../src/build/worker/run-job.js';
@@ -94,7 +95,7 @@ for (const kind of testDatabases()) {
         { id: 'direct-1', host: 'test', pid: process.pid },
         new DirectBuildQueue(db.metadata),
         await loadEngine(),
-        { host: new RegistryBuildHost({ metadata: db.metadata, registry, storage: store, caches: new CacheService(db.metadata) }), store, workDir: join(dir, 'worker') },
+        { host: new RegistryBuildHost({ metadata: db.metadata, registry, storage: store, caches: new CacheService(db.metadata), pulls: buildPullPermission(db.metadata) }), store, workDir: join(dir, 'worker') },
         quiet,
       );
       worker.start();

@@ -243,7 +243,7 @@ class Build {
     const key = `${reference}\u0000${platform.os}/${platform.architecture}`;
     let image = this.images.get(key);
     if (!image) {
-      image = this.vertices.step(`[internal] load metadata for ${reference}`, () => loadBaseImage(this.deps.host, reference, platform));
+      image = this.vertices.step(`[internal] load metadata for ${reference}`, () => loadBaseImage(this.deps.host, this.job.actor, reference, platform));
       this.images.set(key, image);
     }
     return image;
