@@ -12,6 +12,11 @@ export interface EngineDeps {
   readonly store: BlobStore;
   /** This worker's directory under DATA_DIR/worker (snapshots, cache mounts, scratch). */
   readonly workDir: string;
+  /**
+   * This process's snapshot cache directory (default workDir/snapshots). A SnapshotCache owns its
+   * directory, so each worker process of `cairn serve` has its own (DATA_DIR/worker/<slot>/snapshots).
+   */
+  readonly snapshotDir?: string;
 }
 
 export type RunBuild = (job: BuildJob, deps: EngineDeps, emit: (event: BuildEvent) => void, signal: AbortSignal) => Promise<BuildResult>;
