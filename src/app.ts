@@ -225,7 +225,7 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
   const { retention, branches } = createRetention(metadata, registry, metrics, logger, config);
   const scheduler = new RetentionScheduler(metadata, retention, logger);
   scheduler.start(RETENTION_TICK_MS);
-  const workers = await startBuildWorkers(config, { metadata, registry, storage, caches: caches.service }, logger);
+  const workers = await startBuildWorkers(config, { metadata, registry, storage, caches: caches.service, pulls: access }, logger);
   const builds = new BuildService(metadata, storage, { contextMaxBytes: config.buildContextMaxBytes, ...(workers.disabledReason ? { disabledReason: workers.disabledReason } : {}) });
 
   const server = await buildServer({
@@ -312,9 +312,9 @@ async function loadKeyPair(files: KeyPairFiles): Promise<KeyPair> {
  * answered over IPC (src/build/worker/supervisor.ts). None without runc: builds are then refused
  * with the reason (the registry itself serves as ever).
  */
-async function startBuildWorkers(config: CairnConfig, services: { metadata: Metadata; registry: Registry; storage: BlobStore; caches: CacheService }, logger: Logger) {
+async function startBuildWorkers(config: CairnConfig, services: { metadata: Metadata; registry: Registry; storage: BlobStore; caches: CacheService; pulls: AccessControl }, logger: Logger) {
   if (config.buildWorkers === 0) return { disabledReason: 'this server runs no build worker (--build-workers 0)', close: async () => undefined };
-  if (!process.env.CAIRN_TEST_BUILD_ENGINE && !(await findRunc())) {
+  if (!(await findRunc())) {
     const disabledReason = 'runc is not installed on the server (Debian/Ubuntu: apt-get install runc)';
     logger.warn(disabledReason);
     return { disabledReason, close: async () => undefined };

@@ -9,6 +9,7 @@ import { ANONYMOUS, type AuditActor, type AuditEvent } from '../metadata/stores/
 import type { Metadata } from '../metadata/stores/index.js';
 import type { Account, AccountService } from './accounts.js';
 import { AuthError } from './errors.js';
+import { mayPullAs } from './pull-as.js';
 import type { PermissionService } from './permissions.js';
 import type { AccessPolicy } from './policy.js';
 import type { FailedLoginLimiter } from './rate-limit.js';
@@ -107,6 +108,11 @@ export class AccessControl {
       return account !== undefined && !account.disabled && this.policy.may(account, repository, 'pull');
     }
     return this.policy.may(principal.kind === 'account' ? principal.account : undefined, repository, 'pull');
+  }
+
+  /** May the recorded actor of a queued build pull `repository`, judged now (pull-as.ts)? */
+  mayPullAs(actor: AuditActor, repository: string): Promise<boolean> {
+    return mayPullAs({ find: (name) => this.accounts.find(name), may: (...args) => this.policy.may(...args), isEnforced: () => this.isEnforced() }, actor, repository);
   }
 
   async issueToken(account: Account | undefined, requested: readonly Access[], clientIp: string): Promise<IssuedToken & { granted: Access[] }> {

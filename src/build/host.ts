@@ -7,6 +7,7 @@
  * `linkBlob` once a blob it wrote is committed.
  */
 import type { Readable } from 'node:stream';
+import type { BuildActor } from './job.js';
 
 export interface CacheRecordHit {
   /** The chain key that was found. */
@@ -27,9 +28,21 @@ export interface StepInputsRecord {
   readonly inputs: Readonly<Record<string, unknown>>;
 }
 
+export interface StoredManifest {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly payload: Buffer;
+}
+
 export interface BuildHost {
   /** The stored manifest of `repository:reference` (tag or digest), or undefined. */
-  manifest(repository: string, reference: string): Promise<{ digest: string; mediaType: string; payload: Buffer } | undefined>;
+  manifest(repository: string, reference: string): Promise<StoredManifest | undefined>;
+  /**
+   * A base image's manifest (FROM, `COPY --from`, `RUN --mount=from=`) resolved as `actor`:
+   * 'denied' when they may not pull `repository`, judged before it is looked up, so a denial says
+   * nothing about whether it exists.
+   */
+  manifestAs(actor: BuildActor, repository: string, reference: string): Promise<StoredManifest | undefined | 'denied'>;
   /** Blob bytes of a blob linked in `repository` (config or layer). */
   openBlob(repository: string, digest: string): Promise<Readable>;
   /** Records that `repository` holds a committed blob (the bytes are already in the store). */

@@ -5,6 +5,12 @@
  * shape (src/cli/build) so that it never loads server code.
  */
 
+/** Who asked for a build, as the builds API recorded them (an account, or a caller of an open registry). */
+export interface BuildActor {
+  readonly name: string;
+  readonly kind: 'account' | 'anonymous' | 'open' | 'system';
+}
+
 export interface BuildRequest {
   /** Target references (`repo:tag`), at least one; the first names the cache repository. */
   readonly tags: readonly string[];
@@ -28,8 +34,8 @@ export interface BuildJob {
   readonly request: BuildRequest;
   /** Digest of the context tar in the blob store (uploaded by the client, linked nowhere). */
   readonly contextDigest: string;
-  /** Who asked: audit and permission checks (pull on base images). */
-  readonly actor: string;
+  /** Who asked: audit and permission checks (pull on base images, judged as this actor). */
+  readonly actor: BuildActor;
 }
 
 /**

@@ -48,7 +48,7 @@ export class DirectBuildQueue implements BuildQueue {
   async take(workerId: string): Promise<BuildJob | undefined> {
     const row = await this.metadata.stores.builds.take(workerId, LEASE_MS);
     if (!row) return undefined;
-    return { id: row.id, request: row.request as unknown as BuildRequest, contextDigest: row.context_digest, actor: row.actor };
+    return { id: row.id, request: row.request as unknown as BuildRequest, contextDigest: row.context_digest, actor: { name: row.actor, kind: row.actor_kind } };
   }
 
   renew(jobId: string, workerId: string): Promise<LeaseState> {

@@ -16,7 +16,8 @@ import { ManifestNotFoundError } from '../registry/errors.js';
 import type { Registry } from '../registry/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { BlobNotFoundError } from '../storage/errors.js';
-import type { BuildHost, CacheRecordHit, StepInputsRecord } from './host.js';
+import type { BuildHost, CacheRecordHit, StepInputsRecord, StoredManifest } from './host.js';
+import type { BuildActor } from './job.js';
 
 /** Layer media type assumed for a cache layer whose descriptor named none (BuildKit always does). */
 const DEFAULT_LAYER_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -28,8 +29,15 @@ export class RegistryBuildHost implements BuildHost {
       readonly registry: Registry;
       readonly storage: BlobStore;
       readonly caches: CacheService;
+      /** Pull permission of a build's actor on its base images (the registry's AccessControl). */
+      readonly pulls: { mayPullAs(actor: BuildActor, repository: string): Promise<boolean> };
     },
   ) {}
+
+  async manifestAs(actor: BuildActor, repository: string, reference: string): Promise<StoredManifest | undefined | 'denied'> {
+    if (!(await this.deps.pulls.mayPullAs(actor, repository))) return 'denied';
+    return this.manifest(repository, reference);
+  }
 
   async manifest(repository: string, reference: string) {
     try {

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger, createStorage, databaseConnection, startCacheAwareness } from '../app.js';
 import { DirectBuildQueue } from '../build/queue.js';
 import { RegistryBuildHost } from '../build/registry-host.js';
+import { buildPullPermission } from '../auth/index.js';
 import { loadEngine } from '../build/worker/run-job.js';
 import { BuildWorker } from '../build/worker/worker.js';
 import { DRAIN_MS } from '../build/worker/supervisor.js';
@@ -34,7 +35,7 @@ export async function runWorkers(config: CairnConfig): Promise<void> {
   // Manifests the builds put are indexed as caches and steered by tag policies, as on a server.
   const { Metrics } = await import('../metrics.js');
   const caches = await startCacheAwareness(metadata, registry, new Metrics(), logger, config.cacheMergePatterns);
-  const host = new RegistryBuildHost({ metadata, registry, storage, caches: caches.service });
+  const host = new RegistryBuildHost({ metadata, registry, storage, caches: caches.service, pulls: buildPullPermission(metadata) });
   const queue = new DirectBuildQueue(metadata);
   const workDir = join(config.dataDir, 'worker');
   await mkdir(workDir, { recursive: true });

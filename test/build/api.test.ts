@@ -1,14 +1,14 @@
 /**
- * The builds API against a real server whose worker process runs the test engine over IPC
- * (test/build/support/test-engine.ts): create with multipart, the event stream following a
- * running build, cancel, list, and the refusals in the documented shape.
+ * The builds API against a real server whose worker process runs the build engine (RUN steps
+ * under runc, over a busybox base the test pushes): create with multipart, the event stream
+ * following a running build, cancel, list, and the refusals in the documented shape.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ADMIN_PASSWORD, admin, basic } from '../support/auth.js';
 import { http } from '../support/http.js';
 import { describeOnEachDatabase } from '../support/suite.js';
-import { buildBody, followEvents, TEST_ENGINE } from './support/builds.js';
+import { BUSYBOX_BASE, buildBody, followEvents, pushBusyboxBase } from './support/builds.js';
 
 const CONTEXT_LIMIT = 256 * 1024;
 const asAdmin = basic('admin', ADMIN_PASSWORD);
@@ -32,7 +32,8 @@ describeOnEachDatabase(
       assert.fail('no build worker came up');
     };
 
-    test('setup: a developer with pull only, and a live worker', async () => {
+    test('setup: a developer with pull only, a busybox base, and a live worker', async () => {
+      await pushBusyboxBase(ctx.base, asAdmin);
       assert.equal((await admin(ctx.base, 'POST', '/users', { name: 'dev', password: 'dev-password-1' })).status, 201);
       assert.equal((await admin(ctx.base, 'POST', '/permissions', { account: 'dev', pattern: 'team/**', actions: ['pull'] })).status, 201);
       await waitForWorker();
@@ -66,7 +67,7 @@ describeOnEachDatabase(
     });
 
     test('the event stream follows a running build live and ends when it finishes', async () => {
-      const created = await create({ tags: ['team/app:slow'] }, { Dockerfile: 'FROM scratch\nRUN sleep 3\nCOPY . /\n' });
+      const created = await create({ tags: ['team/app:slow'] }, { Dockerfile: `FROM ${BUSYBOX_BASE}\nRUN for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do echo tick $i; sleep 0.2; done\nCOPY . /\n` });
       assert.equal(created.status, 201, created.text());
       const received = await followEvents(ctx.base, created.json().id, asAdmin);
       const ticks = received.filter((e) => e.line.type === 'log' && e.line.text.startsWith('tick'));
@@ -79,14 +80,14 @@ describeOnEachDatabase(
     });
 
     test('a failed build ends with its error', async () => {
-      const created = await create({ tags: ['team/app:broken'] }, { Dockerfile: 'FROM scratch\nRUN fail\n' });
+      const created = await create({ tags: ['team/app:broken'] }, { Dockerfile: `FROM ${BUSYBOX_BASE}\nRUN echo about to fail >&2; false\n` });
       const events = (await followEvents(ctx.base, created.json().id, asAdmin)).map((e) => e.line);
       assert.ok(events.some((e) => e.type === 'error' && /exit code: 1/.test(e.message)));
       assert.equal(events[events.length - 1]!.result.status, 'failed');
     });
 
     test('cancel: a running build stops at its next heartbeat', async () => {
-      const created = await create({ tags: ['team/app:long'] }, { Dockerfile: 'FROM scratch\nRUN sleep 60\n' });
+      const created = await create({ tags: ['team/app:long'] }, { Dockerfile: `FROM ${BUSYBOX_BASE}\nRUN sleep 60\n` });
       const id = created.json().id;
       for (let i = 0; i < 100 && (await http('GET', `${ctx.base}/api/v1/builds/${id}`, { headers: asAdmin })).json().state !== 'running'; i++) await new Promise((r) => setTimeout(r, 100));
       const t0 = performance.now();
@@ -101,6 +102,36 @@ describeOnEachDatabase(
       assert.equal((await http('POST', `${ctx.base}/api/v1/builds/${id}/cancel`, { headers: asAdmin })).json().state, 'cancelled');
       const audit = (await admin(ctx.base, 'GET', `/audit-events?target=${id}`)).json().events.map((e: { action: string }) => e.action);
       assert.deepEqual(audit.sort(), ['build.cancel', 'build.cancel', 'build.create']);
+    });
+
+    test('a base image the actor may not pull fails the build, naming the image and nothing about it', async () => {
+      assert.equal((await admin(ctx.base, 'POST', '/users', { name: 'builder', password: 'builder-password-1' })).status, 201);
+      assert.equal((await admin(ctx.base, 'POST', '/permissions', { account: 'builder', pattern: 'team/**', actions: ['pull', 'push'] })).status, 201);
+      assert.equal((await admin(ctx.base, 'POST', '/permissions', { account: 'builder', pattern: 'base/**', actions: ['pull'] })).status, 201);
+      await pushBusyboxBase(ctx.base, asAdmin, 'secret/base:1');
+      const builder = basic('builder', 'builder-password-1');
+      const failure = async (dockerfile: string) => {
+        const created = await create({ tags: ['team/app:from-secret'] }, { Dockerfile: dockerfile }, builder);
+        assert.equal(created.status, 201, created.text());
+        const events = (await followEvents(ctx.base, created.json().id, builder)).map((e) => e.line);
+        const result = events[events.length - 1]!.result;
+        assert.equal(result.status, 'failed');
+        return { result, events: JSON.stringify(events) };
+      };
+      const denied = 'pull access denied for base image secret/base:1: it does not exist or builder may not pull it';
+      const existing = await failure('FROM secret/base:1\n');
+      assert.equal(existing.result.error, denied);
+      // An image that is not there reads the same: the denial says nothing about what exists.
+      const missing = await failure('FROM secret/nothing:1\n');
+      assert.equal(missing.result.error, denied.replaceAll('secret/base:1', 'secret/nothing:1'));
+      const copied = await failure(`FROM ${BUSYBOX_BASE}\nCOPY --from=secret/base:1 /bin/busybox /x\n`);
+      assert.equal(copied.result.error, denied);
+      const manifestDigest = (await http('HEAD', `${ctx.base}/v2/secret/base/manifests/1`, { headers: asAdmin })).headers['docker-content-digest']!;
+      for (const { events } of [existing, copied]) assert.ok(!events.includes(manifestDigest.slice(7)), 'no digest of the image');
+      // The same base is fine for an actor who may pull it: the check is the actor's.
+      const allowed = await create({ tags: ['team/app:from-secret'] }, { Dockerfile: 'FROM secret/base:1\n' });
+      const events = (await followEvents(ctx.base, allowed.json().id, asAdmin)).map((e) => e.line);
+      assert.equal(events[events.length - 1]!.result.status, 'succeeded', JSON.stringify(events[events.length - 1]));
     });
 
     test('list: newest first, paged with a cursor; a developer sees only their own', async () => {
@@ -142,7 +173,7 @@ describeOnEachDatabase(
       assert.equal(after, before, 'no build was queued by a refused request');
     });
   },
-  { env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_TEST_BUILD_ENGINE: TEST_ENGINE, CAIRN_BUILD_CONTEXT_MAX_BYTES: String(CONTEXT_LIMIT) } },
+  { env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_BUILD_CONTEXT_MAX_BYTES: String(CONTEXT_LIMIT) } },
 );
 
 describeOnEachDatabase(

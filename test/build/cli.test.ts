@@ -1,5 +1,5 @@
 /**
- * `cairn build` against a real server (its worker runs the test engine): BuildKit's plain
+ * `cairn build` against a real server (its worker runs the build engine, RUN under runc): BuildKit's plain
  * format, the cache report, exit statuses (0 built, 1 failed or refused, 2 usage), credentials
  * from docker's config; the packed context honours .dockerignore; and the client's module graph
  * holds no server code (so `cairn build --help` starts as fast as `cairn --help`).
@@ -9,11 +9,10 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_PASSWORD, admin } from '../support/auth.js';
+import { ADMIN_PASSWORD, admin, basic } from '../support/auth.js';
 import { assertOneLine, assertUserError, cairn, ROOT } from '../support/cli.js';
 import { startCairn, type StartedCairn } from '../support/registry.js';
-import { TEST_ENGINE } from './support/builds.js';
-import { filesOf } from './support/test-engine.js';
+import { BUSYBOX_BASE, filesOf, pushBusyboxBase } from './support/builds.js';
 
 describe('cairn build', () => {
   let server: StartedCairn;
@@ -22,13 +21,14 @@ describe('cairn build', () => {
   const env = () => ({ DOCKER_CONFIG: dockerConfig });
 
   before(async () => {
-    server = await startCairn({ database: 'pglite', env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD, CAIRN_TEST_BUILD_ENGINE: TEST_ENGINE } });
+    server = await startCairn({ database: 'pglite', env: { CAIRN_ADMIN_PASSWORD: ADMIN_PASSWORD } });
     work = await mkdtemp(join(tmpdir(), 'cairn-build-cli-'));
     dockerConfig = join(work, 'docker');
     await mkdir(dockerConfig);
     const auth = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString('base64');
     await writeFile(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [server.hostPort]: { auth: auth('admin', ADMIN_PASSWORD) } } }));
     assert.equal((await admin(server.url, 'POST', '/users', { name: 'dev', password: 'dev-password-1' })).status, 201);
+    await pushBusyboxBase(server.url, basic('admin', ADMIN_PASSWORD));
     // A live worker before the first build.
     for (let i = 0; i < 100; i++) {
       const list = await admin(server.url, 'GET', '/builds');
@@ -51,22 +51,33 @@ describe('cairn build', () => {
   };
 
   test('a build prints BuildKit\'s plain format and the cache report, and exits 0', async () => {
-    const dir = await context('ok', { Dockerfile: 'FROM scratch\nRUN sleep 0.3\nCOPY . /\n', 'app.txt': 'app\n' });
+    const dir = await context('ok', { Dockerfile: `FROM ${BUSYBOX_BASE}\nRUN echo tick 1\nCOPY . /\n`, 'app.txt': 'app\n' });
     const result = await cairn(['build', '--progress', 'plain', '-t', `${server.hostPort}/team/app:dev`, dir], { env: env() });
     assert.equal(result.status, 0, result.stderr);
     const out = result.stderr;
-    assert.match(out, /^#1 \[internal\] load build definition from Dockerfile\n#1 DONE \d+\.\ds\n\n#2 \[1\/3\] FROM scratch\n#2 CACHED\n\n#3 \[2\/3\] RUN sleep 0\.3\n#3 \d+\.\d{3} tick 1\n/);
-    assert.match(out, /\n#3 DONE \d+\.\ds\n\n#4 \[3\/3\] COPY \. \/\n#4 \d+\.\d{3} copied \d+ bytes\n#4 DONE \d+\.\ds\n\n/);
-    assert.match(out, /\ncache: 1 of 3 steps cached\n {2}CACHED {2}FROM scratch\n {2}MISS {4}RUN sleep 0\.3 {2}\(not built before\)\n/);
+    const base = BUSYBOX_BASE.replace(/[/.]/g, '\\$&');
+    assert.match(out, new RegExp(`^#1 \\[internal\\] load build definition from Dockerfile\n#1 DONE \\d+\\.\\ds\n\n#2 \\[internal\\] load metadata for ${base}\n#2 DONE \\d+\\.\\ds\n\n#3 \\[1/3\\] FROM ${base}@sha256:[0-9a-f]{64}\n#3 CACHED\n`));
+    assert.match(out, /\n#4 \[2\/3\] RUN echo tick 1\n#4 \d+\.\d{3} tick 1\n#4 DONE \d+\.\ds\n\n#5 \[3\/3\] COPY \. \/\n#5 DONE \d+\.\ds\n\n/);
+    assert.match(out, /\ncache: 0 of 2 steps cached\n {2}MISS {4}\[2\/3\] RUN echo tick 1 {2}\(not built before\)\n/);
     assert.match(out, /\npushed team\/app:dev@sha256:[0-9a-f]{64}\nbuild succeeded in \d+\.\d{3}s \(server-side\)\n$/);
+    // Again with one file changed: the RUN step is a hit, the COPY a miss that names the file.
+    await writeFile(join(dir, 'app.txt'), 'app 2\n');
+    const again = await cairn(['build', '--progress', 'plain', '-t', `${server.hostPort}/team/app:dev`, dir], { env: env() });
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /\n#4 \[2\/3\] RUN echo tick 1\n#4 CACHED\n/);
+    assert.match(again.stderr, /\ncache: 1 of 2 steps cached\n {2}CACHED {2}\[2\/3\] RUN echo tick 1\n {2}MISS {4}\[3\/3\] COPY \. \/ {2}\(.*app\.txt.*\)\n/);
   });
 
   test('a failed build shows the step\'s ERROR line and exits 1', async () => {
-    const dir = await context('fail', { Dockerfile: 'FROM scratch\nRUN fail\n' });
+    const dir = await context('fail', { Dockerfile: `FROM ${BUSYBOX_BASE}\nRUN echo about to fail >&2; false\n` });
     const result = await cairn(['build', '--progress=plain', '-t', `${server.hostPort}/team/app:broken`, dir], { env: env() });
     assert.equal(result.status, 1, result.stderr);
-    assert.match(result.stderr, /\n#3 \d+\.\d{3} about to fail\n#3 ERROR: process "\/bin\/sh -c fail" did not complete successfully: exit code: 1\n/);
-    assert.match(result.stderr, /\nbuild failed after \d+\.\d{3}s \(server-side\): step 2: exit code: 1\n$/);
+    const error = 'process "/bin/sh -c echo about to fail >&2; false" did not complete successfully: exit code: 1';
+    assert.ok(result.stderr.includes(`\n#4 [2/2] RUN echo about to fail >&2; false\n`), result.stderr);
+    assert.match(result.stderr, /\n#4 \d+\.\d{3} about to fail\n/);
+    assert.ok(result.stderr.includes(`\n#4 ERROR: ${error}\n`), result.stderr);
+    assert.ok(result.stderr.endsWith(`(server-side): ${error}\n`), result.stderr);
+    assert.match(result.stderr, /\nbuild failed after \d+\.\d{3}s \(server-side\): /);
   });
 
   test('refusals are one line with exit status 1; usage mistakes one line with 2', async () => {
@@ -134,8 +145,9 @@ describe('cairn build', () => {
     await walk(resolve(ROOT, 'dist/src/cli/main.js'));
     await walk(resolve(ROOT, 'dist/src/cli/build/run.js'));
     const outside = [...seen].map((f) => f.slice(ROOT.length)).filter((f) => !/^(bin\/|dist\/src\/cli\/|dist\/src\/config\/|dist\/src\/auth\/password-policy)/.test(f));
-    assert.deepEqual(outside, [], 'only CLI and config modules');
-    assert.deepEqual([...packages].sort(), ['fastest-levenshtein', 'tar-stream'].filter((p) => packages.has(p)), `packages: ${[...packages].join(', ')}`);
+    // The one .dockerignore matcher, shared with the builder: pure, over @balena/dockerignore.
+    assert.deepEqual(outside, ['dist/src/build/context/dockerignore.js'], 'only CLI and config modules, and the .dockerignore matcher');
+    assert.deepEqual([...packages].sort(), ['@balena/dockerignore', 'fastest-levenshtein', 'tar-stream'].filter((p) => packages.has(p)), `packages: ${[...packages].join(', ')}`);
     for (const heavy of ['fastify', 'kysely', '@electric-sql/pglite', 'pg', 'pino']) assert.ok(!packages.has(heavy), heavy);
   });
 

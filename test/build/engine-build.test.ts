@@ -73,7 +73,7 @@ for (const kind of testDatabases()) {
         id: `build-${++counter}`,
         request: { dockerfile: 'Dockerfile', buildArgs: {}, noCache: false, format: 'oci', compression: 'gzip', ...request },
         contextDigest: digest,
-        actor: 'test',
+        actor: { name: 'test', kind: 'open' },
       };
       const events: BuildEvent[] = [];
       const result = await runBuild(job, { host: services.host, store: services.storage, workDir }, (e) => events.push(e), new AbortController().signal);

@@ -19,6 +19,7 @@ import { startCacheAwareness } from '../../src/app.js';
 import { runBuild } from '../../src/build/engine/index.js';
 import type { BuildJob, BuildResult } from '../../src/build/job.js';
 import { BlobStoreSink } from '../../src/build/layers/blob-sink.js';
+import { buildPullPermission } from '../../src/auth/index.js';
 import { RegistryBuildHost } from '../../src/build/registry-host.js';
 import { openDatabase } from '../../src/metadata/database.js';
 import { Metadata } from '../../src/metadata/stores/index.js';
@@ -64,7 +65,7 @@ run('an engine-built image pulled with skopeo and run with podman [postgres]', {
       await awareness.layerUsage.stop();
       await registry.pulls.stop();
     };
-    host = new RegistryBuildHost({ metadata, registry, storage, caches: awareness.service });
+    host = new RegistryBuildHost({ metadata, registry, storage, caches: awareness.service, pulls: buildPullPermission(metadata) });
     dir = tempDir('engine-run');
   });
 
@@ -85,7 +86,7 @@ run('an engine-built image pulled with skopeo and run with podman [postgres]', {
       id: `run-${++counter}`,
       request: { tags, dockerfile: 'Dockerfile', buildArgs: {}, noCache: false, format: 'oci', compression: 'gzip' },
       contextDigest: digest,
-      actor: 'test',
+      actor: { name: 'test', kind: 'open' },
     };
     const result = await runBuild(job, { host, store: storage, workDir: join(server.dataDir, 'worker') }, () => undefined, new AbortController().signal);
     assert.equal(result.status, 'succeeded', result.error);

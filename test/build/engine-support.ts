@@ -13,6 +13,7 @@ import pino from 'pino';
 import { startCacheAwareness } from '../../src/app.js';
 import { BlobStoreSink } from '../../src/build/layers/blob-sink.js';
 import type { Layer } from '../../src/build/engine/image.js';
+import { buildPullPermission } from '../../src/auth/index.js';
 import { RegistryBuildHost } from '../../src/build/registry-host.js';
 import type { CacheService } from '../../src/cache/service.js';
 import { Metrics } from '../../src/metrics.js';
@@ -39,7 +40,7 @@ export async function openBuildServices(kind: TestDatabase): Promise<BuildServic
   const registry = createRegistry(db.metadata, storage, { automaticMount: true });
   const logger = pino({ level: 'silent' });
   const awareness = await startCacheAwareness(db.metadata, registry, new Metrics(), logger, []);
-  const host = new RegistryBuildHost({ metadata: db.metadata, registry, storage, caches: awareness.service });
+  const host = new RegistryBuildHost({ metadata: db.metadata, registry, storage, caches: awareness.service, pulls: buildPullPermission(db.metadata) });
   return {
     db,
     registry,

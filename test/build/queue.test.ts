@@ -2,7 +2,7 @@
  * The build queue on each database: concurrent takers never get the same job (FOR UPDATE SKIP
  * LOCKED), a worker that stops renewing loses its job (failed, with a result event), a draining
  * worker's job goes back to the queue; and a worker over the services directly (as `cairn worker`
- * runs it) builds a job end to end with the test engine.
+ * runs it) builds a job end to end with the build engine.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { DirectBuildQueue } from '../../src/build/queue.js';
 import { BuildService } from '../../src/build/service.js';
+import { buildPullPermission } from '../../src/auth/index.js';
 import { RegistryBuildHost } from '../../src/build/registry-host.js';
 import { CacheService } from '../../src/cache/service.js';
 import { loadEngine } from '../../src/build/worker/run-job.js';
@@ -20,7 +21,7 @@ import { createRegistry } from '../../src/registry/index.js';
 import { FilesystemBlobStore } from '../../src/storage/filesystem/filesystem-store.js';
 import { openTestDatabase, type TestMetadataDatabase } from '../support/databases.js';
 import { testDatabases } from '../support/registry.js';
-import { tarOf, TEST_ENGINE } from './support/builds.js';
+import { tarOf } from './support/builds.js';
 
 const REQUEST = { tags: ['team/app:1'], dockerfile: 'Dockerfile', buildArgs: {}, noCache: false, format: 'oci', compression: 'gzip' } as const;
 const ACTOR = { name: 'admin', kind: 'account' } as const;
@@ -93,8 +94,8 @@ for (const kind of testDatabases()) {
       const worker = new BuildWorker(
         { id: 'direct-1', host: 'test', pid: process.pid },
         new DirectBuildQueue(db.metadata),
-        await loadEngine({ CAIRN_TEST_BUILD_ENGINE: TEST_ENGINE }),
-        { host: new RegistryBuildHost({ metadata: db.metadata, registry, storage: store, caches: new CacheService(db.metadata) }), store, workDir: join(dir, 'worker') },
+        await loadEngine(),
+        { host: new RegistryBuildHost({ metadata: db.metadata, registry, storage: store, caches: new CacheService(db.metadata), pulls: buildPullPermission(db.metadata) }), store, workDir: join(dir, 'worker') },
         quiet,
       );
       worker.start();

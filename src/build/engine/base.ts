@@ -4,6 +4,7 @@
  * yields the wanted platform (FROM --platform, else the host's), else linux/amd64.
  */
 import type { BuildHost } from '../host.js';
+import type { BuildActor } from '../job.js';
 import { INDEX_TYPES, MANIFEST_TYPES, pickPlatform, type ImageConfigJson, type Layer, type Platform } from './image.js';
 
 export class BaseImageError extends Error {}
@@ -46,9 +47,9 @@ export function parseImageReference(text: string): { repository: string; referen
   return { repository, reference: digest ?? tag ?? 'latest' };
 }
 
-export async function loadBaseImage(host: BuildHost, text: string, platform: Platform): Promise<BaseImage> {
+export async function loadBaseImage(host: BuildHost, actor: BuildActor, text: string, platform: Platform): Promise<BaseImage> {
   const { repository, reference } = parseImageReference(text);
-  let manifest = await host.manifest(repository, reference);
+  let manifest = denyUnlessPermitted(await host.manifestAs(actor, repository, reference), actor, text);
   if (!manifest) throw new BaseImageError(`base image ${text} not found in this registry (repository "${repository}", reference "${reference}")`);
   let json = parseJson(manifest.payload, text);
   const mediaType = (json.mediaType as string | undefined) ?? manifest.mediaType;
@@ -56,7 +57,7 @@ export async function loadBaseImage(host: BuildHost, text: string, platform: Pla
     const entries = (Array.isArray(json.manifests) ? json.manifests : []) as Array<{ digest: string; mediaType: string; platform?: Platform }>;
     const picked = pickPlatform(entries, platform);
     if (!picked) throw new BaseImageError(`base image ${text} has no ${platform.os}/${platform.architecture} manifest`);
-    manifest = await host.manifest(repository, picked.digest);
+    manifest = denyUnlessPermitted(await host.manifestAs(actor, repository, picked.digest), actor, text);
     if (!manifest) throw new BaseImageError(`base image ${text}: manifest ${picked.digest} of its index is missing`);
     json = parseJson(manifest.payload, text);
   }
@@ -101,4 +102,10 @@ function parseJson(bytes: Buffer, what: string): Record<string, unknown> {
     // reported below
   }
   throw new BaseImageError(`base image ${what}: not a JSON object`);
+}
+
+/** The same words whether or not the image exists: a denial must not tell who may not pull it anything. */
+function denyUnlessPermitted<T>(found: T | 'denied', actor: BuildActor, text: string): T {
+  if (found === 'denied') throw new BaseImageError(`pull access denied for base image ${text}: it does not exist or ${actor.name} may not pull it`);
+  return found;
 }

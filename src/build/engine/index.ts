@@ -59,6 +59,11 @@ export interface EngineDeps {
   readonly store: BlobStore;
   /** DATA_DIR/worker: snapshots, cache mounts and per-build scratch space live under it. */
   readonly workDir: string;
+  /**
+   * This process's snapshot cache directory (default workDir/snapshots). A SnapshotCache owns its
+   * directory, so each worker process of `cairn serve` has its own (DATA_DIR/worker/<slot>/snapshots).
+   */
+  readonly snapshotDir?: string;
   /** Default: the real parts for `workDir` (./default-parts.ts). */
   readonly parts?: BuildParts;
   /** What `RUN --network=default` gets (a server setting): no network, or outbound only. */
@@ -80,7 +85,7 @@ export async function runBuild(job: BuildJob, deps: EngineDeps, emit: (event: Bu
   const elapsed = () => Math.round(performance.now() - started);
   let build: Build | undefined;
   try {
-    const parts = deps.parts ?? defaultParts(deps.workDir, deps.network === 'outbound' ? { outbound: true } : {});
+    const parts = deps.parts ?? defaultParts(deps.workDir, { ...(deps.snapshotDir ? { snapshotDir: deps.snapshotDir } : {}), ...(deps.network === 'outbound' ? { outbound: true } : {}) });
     build = new Build(job, { ...deps, parts }, emit, signal);
     const images = await build.run();
     return { status: 'succeeded', images, cache: build.finalReport ?? (await build.report()), durationMs: elapsed() };
@@ -243,7 +248,7 @@ class Build {
     const key = `${reference}\u0000${platform.os}/${platform.architecture}`;
     let image = this.images.get(key);
     if (!image) {
-      image = this.vertices.step(`[internal] load metadata for ${reference}`, () => loadBaseImage(this.deps.host, reference, platform));
+      image = this.vertices.step(`[internal] load metadata for ${reference}`, () => loadBaseImage(this.deps.host, this.job.actor, reference, platform));
       this.images.set(key, image);
     }
     return image;

@@ -5,8 +5,8 @@
  * a pull makes), so the channel carries only metadata.
  */
 import type { Readable } from 'node:stream';
-import type { BuildHost, CacheRecordHit, StepInputsRecord } from '../host.js';
-import type { BuildEvent, BuildJob, BuildResult } from '../job.js';
+import type { BuildHost, CacheRecordHit, StepInputsRecord, StoredManifest } from '../host.js';
+import type { BuildActor, BuildEvent, BuildJob, BuildResult } from '../job.js';
 import type { BuildQueue, LeaseState, WorkerIdentity } from '../queue.js';
 import type { BlobStore } from '../../storage/blob-store.js';
 import { parseDigest } from '../../oci/digest.js';
@@ -58,6 +58,12 @@ export class IpcBuildHost implements BuildHost {
     const found = await this.channel.call<{ digest: string; mediaType: string; payload: Uint8Array } | undefined>('host', 'manifest', repository, reference);
     // V8 serialisation delivers a Buffer as a plain Uint8Array.
     return found && { ...found, payload: Buffer.from(found.payload.buffer, found.payload.byteOffset, found.payload.byteLength) };
+  }
+
+  async manifestAs(actor: BuildActor, repository: string, reference: string): Promise<StoredManifest | undefined | 'denied'> {
+    const found = await this.channel.call<{ digest: string; mediaType: string; payload: Uint8Array } | undefined | 'denied'>('host', 'manifestAs', actor, repository, reference);
+    if (found === undefined || found === 'denied') return found;
+    return { ...found, payload: Buffer.from(found.payload.buffer, found.payload.byteOffset, found.payload.byteLength) };
   }
 
   async openBlob(repository: string, digest: string): Promise<Readable> {

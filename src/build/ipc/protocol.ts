@@ -11,7 +11,7 @@
 
 /** The objects the server exposes, and the methods of each a worker may call. */
 export const IPC_METHODS = {
-  host: ['manifest', 'linkBlob', 'putManifest', 'lookupCache', 'cacheTags', 'saveSteps', 'latestSteps'],
+  host: ['manifest', 'manifestAs', 'linkBlob', 'putManifest', 'lookupCache', 'cacheTags', 'saveSteps', 'latestSteps'],
   queue: ['heartbeat', 'take', 'renew', 'append', 'finish', 'release', 'leave'],
   blobs: ['stat'],
 } as const;

@@ -18,6 +18,8 @@ import { BuildWorker } from './worker.js';
 export interface WorkerInit {
   readonly cairn: 'init';
   readonly id: string;
+  /** The worker's slot (0 … --build-workers − 1): its snapshot directory, kept across restarts. */
+  readonly slot: number;
   readonly config: Pick<CairnConfig, 'storage' | 'dataDir' | 'logLevel'>;
   readonly drainMs: number;
 }
@@ -31,12 +33,14 @@ async function main(init: WorkerInit): Promise<void> {
   const channel = new IpcChannel(process);
   const store = await createStorage(init.config, logger);
   const workDir = join(init.config.dataDir, 'worker');
-  await mkdir(workDir, { recursive: true });
+  // Cache mounts and build scratch are shared under workDir; snapshots are this slot's alone.
+  const snapshotDir = join(workDir, String(init.slot), 'snapshots');
+  await mkdir(snapshotDir, { recursive: true });
   const worker = new BuildWorker(
     { id: init.id, host: (await import('node:os')).hostname(), pid: process.pid },
     new IpcBuildQueue(channel),
     await loadEngine(),
-    { host: new IpcBuildHost(channel, store), store, workDir },
+    { host: new IpcBuildHost(channel, store), store, workDir, snapshotDir },
     logger,
   );
   let draining = false;
@@ -52,7 +56,7 @@ async function main(init: WorkerInit): Promise<void> {
   process.on('SIGINT', () => undefined); // the server decides: a terminal's ^C reaches the whole group
   process.on('disconnect', drain); // the server is gone
   worker.start();
-  logger.info({ workDir }, 'build worker ready');
+  logger.info({ workDir, snapshotDir }, 'build worker ready');
 }
 
 process.once('message', (message) => {

@@ -1,13 +1,7 @@
 /**
- * The one seam between the worker and the build engine. The engine (src/build/engine, built in
- * parallel) exposes `runBuild(job, deps, emit, signal)`; when it lands, `defaultEngine` below
- * becomes `(await import('../engine/index.js')).runBuild` — a one-line change.
- *
- * CAIRN_TEST_BUILD_ENGINE names a module exporting a `runBuild` of the same shape, loaded instead:
- * the tests of the API, queue, workers, IPC and CLI run a small engine of their own through it
- * (test/build/support/test-engine.ts), so they exercise the whole path without runc.
+ * The one seam between the worker and the build engine (src/build/engine): `runBuild(job, deps,
+ * emit, signal)`. The engine is imported lazily so that only worker processes load it.
  */
-import { pathToFileURL } from 'node:url';
 import type { BuildHost } from '../host.js';
 import type { BuildEvent, BuildJob, BuildResult } from '../job.js';
 import type { BlobStore } from '../../storage/blob-store.js';
@@ -18,17 +12,16 @@ export interface EngineDeps {
   readonly store: BlobStore;
   /** This worker's directory under DATA_DIR/worker (snapshots, cache mounts, scratch). */
   readonly workDir: string;
+  /**
+   * This process's snapshot cache directory (default workDir/snapshots). A SnapshotCache owns its
+   * directory, so each worker process of `cairn serve` has its own (DATA_DIR/worker/<slot>/snapshots).
+   */
+  readonly snapshotDir?: string;
 }
 
 export type RunBuild = (job: BuildJob, deps: EngineDeps, emit: (event: BuildEvent) => void, signal: AbortSignal) => Promise<BuildResult>;
 
-export async function loadEngine(env: NodeJS.ProcessEnv = process.env): Promise<RunBuild> {
-  const override = env.CAIRN_TEST_BUILD_ENGINE;
-  if (override) return ((await import(pathToFileURL(override).href)) as { runBuild: RunBuild }).runBuild;
-  return defaultEngine();
-}
-
-/** The build engine (src/build/engine), loaded only by worker processes. */
-async function defaultEngine(): Promise<RunBuild> {
+/** The build engine, loaded only by worker processes. */
+export async function loadEngine(): Promise<RunBuild> {
   return (await import('../engine/index.js')).runBuild;
 }

@@ -33,6 +33,8 @@ export interface SupervisorDeps {
 }
 
 interface Slot {
+  /** Its index: the worker forked into it keeps DATA_DIR/worker/<index>/snapshots across restarts. */
+  readonly index: number;
   child?: ChildProcess;
   id?: string;
   delay: number;
@@ -50,7 +52,7 @@ export class WorkerSupervisor {
 
   start(): void {
     for (let i = 0; i < this.deps.config.buildWorkers; i++) {
-      const slot: Slot = { delay: RESTART_MIN_MS };
+      const slot: Slot = { index: i, delay: RESTART_MIN_MS };
       this.slots.push(slot);
       this.spawn(slot);
     }
@@ -87,7 +89,7 @@ export class WorkerSupervisor {
     serveIpc(child, { host: this.deps.host, queue: this.queue, blobs: this.deps.blobs }, (err, call) =>
       logger.warn({ err, call: `${call.target}.${call.method}` }, 'build worker call failed'),
     );
-    const init: WorkerInit = { cairn: 'init', id, config: { storage: config.storage, dataDir: config.dataDir, logLevel: config.logLevel }, drainMs: DRAIN_MS };
+    const init: WorkerInit = { cairn: 'init', id, slot: slot.index, config: { storage: config.storage, dataDir: config.dataDir, logLevel: config.logLevel }, drainMs: DRAIN_MS };
     child.send(init);
     child.once('exit', (code, signal) => {
       slot.child = undefined;

@@ -9,20 +9,20 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { DockerIgnore } from './dockerignore.js';
+import { parseDockerignore } from '../../build/context/dockerignore.js';
 
 /** Paths in the context, sorted, that are sent (for tests and the packer). */
 export async function contextEntries(root: string, dockerfile: string): Promise<string[]> {
-  const ignore = new DockerIgnore(await readFile(join(root, '.dockerignore'), 'utf8').catch(() => ''));
+  const matcher = parseDockerignore(await readFile(join(root, '.dockerignore'), 'utf8').catch(() => ''), { dockerfile });
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     const names = (await readdir(join(root, dir))).sort();
     for (const name of names) {
       const path = dir ? `${dir}/${name}` : name;
       const stat = await lstat(join(root, path));
-      const ignored = ignore.ignores(path) && path !== dockerfile;
-      if (!ignored) out.push(path);
-      if (stat.isDirectory() && (!ignored || ignore.hasNegations)) await walk(path);
+      const packed = matcher.packs(path);
+      if (packed) out.push(path);
+      if (stat.isDirectory() && (packed || matcher.mayReinclude(path))) await walk(path);
     }
   };
   await walk('');

@@ -1,10 +1,34 @@
-/** Helpers for the builds tests: context tars, multipart bodies, following a build's events. */
-import { fileURLToPath } from 'node:url';
+/**
+ * Helpers for the builds tests: context tars, multipart bodies, following a build's events, and a
+ * busybox base image pushed over HTTP (RUN steps need a shell; the machine has no internet).
+ */
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { request } from 'undici';
+import { http } from '../../support/http.js';
+import { buildBusyboxImage } from '../../support/images.js';
 
-/** The compiled test engine, for CAIRN_TEST_BUILD_ENGINE. */
-export const TEST_ENGINE = fileURLToPath(new URL('./test-engine.js', import.meta.url));
+/** A Dockerfile line for the busybox base pushed by pushBusyboxBase. */
+export const BUSYBOX_BASE = 'base/busybox:latest';
+
+/** Pushes the busybox image (test/support/images.ts) as `base/busybox:latest` with `headers`' credentials. */
+export async function pushBusyboxBase(base: string, headers: Record<string, string>, reference = BUSYBOX_BASE): Promise<void> {
+  const colon = reference.lastIndexOf(':');
+  const [name, tag] = [reference.slice(0, colon), reference.slice(colon + 1)];
+  const image = buildBusyboxImage();
+  for (const [digest, bytes] of [[image.layerDigest, image.layer], [image.configDigest, image.config]] as const) {
+    const start = await http('POST', `${base}/v2/${name}/blobs/uploads/`, { headers });
+    assert.equal(start.status, 202, start.text());
+    const location = new URL(start.headers.location!, base);
+    location.searchParams.set('digest', digest);
+    const put = await http('PUT', location.toString(), { headers: { ...headers, 'content-type': 'application/octet-stream' }, body: bytes });
+    assert.equal(put.status, 201, put.text());
+  }
+  const manifest = await http('PUT', `${base}/v2/${name}/manifests/${tag}`, { headers: { ...headers, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: image.manifest });
+  assert.equal(manifest.status, 201, manifest.text());
+}
 
 export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
   const pack = tar.pack();
@@ -56,4 +80,26 @@ export async function followEvents(base: string, id: string, headers: Record<str
     }
   }
   return received;
+}
+
+/** The regular files of a tar (a gzip'd one too), by path without a leading ./ */
+export async function filesOf(archive: Buffer): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+      stream.on('end', () => {
+        if (header.type === 'file') files.set(header.name.replace(/^\.\//, ''), Buffer.concat(chunks));
+        next();
+      });
+    });
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  const gzipped = archive[0] === 0x1f && archive[1] === 0x8b;
+  (gzipped ? Readable.from([archive]).pipe(createGunzip()) : Readable.from([archive])).pipe(extract);
+  await done;
+  return files;
 }
