@@ -4,7 +4,9 @@
  * time goes back to the queue, to be run again after the restart.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
+import { dropPostgresDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, basic } from '../support/auth.js';
 import { http } from '../support/http.js';
 import { startCairn, testDatabases, type StartedCairn } from '../support/registry.js';
@@ -36,7 +38,13 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 for (const database of testDatabases()) {
   describe(`build worker processes [${database}]`, () => {
     let server: StartedCairn | undefined;
-    after(async () => server?.stop());
+    // The restarted server reuses the first one's data: removed here, not by its stop().
+    let kept: { dataDir: string; databaseUrl: string | undefined } | undefined;
+    after(async () => {
+      await server?.stop();
+      if (kept) await rm(kept.dataDir, { recursive: true, force: true });
+      if (kept?.databaseUrl) await dropPostgresDatabase(kept.databaseUrl);
+    });
 
     const create = async (dockerfile: string, tag: string) => {
       const { body, contentType } = await buildBody({ tags: [`team/app:${tag}`] }, { Dockerfile: dockerfile });
@@ -71,6 +79,7 @@ for (const database of testDatabases()) {
       const id = await create('FROM scratch\nRUN sleep 60\n', 'drained');
       await until('the build to run', async () => ((await state(id)).state === 'running' ? true : undefined));
       const { dataDir, databaseUrl } = server!;
+      kept = { dataDir, databaseUrl };
       await server!.stop({ keepData: true });
       server = await startCairn({ database, env: ENV, dataDir, ...(databaseUrl ? { databaseUrl } : {}) });
       await until('the build to run again', async () => ((await state(id)).state === 'running' ? true : undefined));
