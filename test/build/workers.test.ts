@@ -5,9 +5,10 @@
  * worker slot has its own snapshot directory, kept when its process is restarted.
  */
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { dropPostgresDatabase } from '../support/databases.js';
 import { ADMIN_PASSWORD, basic } from '../support/auth.js';
 import { http } from '../support/http.js';
 import { startCairn, testDatabases, type StartedCairn } from '../support/registry.js';
@@ -51,7 +52,13 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 for (const database of testDatabases()) {
   describe(`build worker processes [${database}]`, () => {
     let server: StartedCairn | undefined;
-    after(async () => server?.stop());
+    // The restarted server reuses the first one's data: removed here, not by its stop().
+    let kept: { dataDir: string; databaseUrl: string | undefined } | undefined;
+    after(async () => {
+      await server?.stop();
+      if (kept) await rm(kept.dataDir, { recursive: true, force: true });
+      if (kept?.databaseUrl) await dropPostgresDatabase(kept.databaseUrl);
+    });
 
     const create = async (dockerfile: string, tag: string) => {
       const { body, contentType } = await buildBody({ tags: [`team/app:${tag}`] }, { Dockerfile: dockerfile });
@@ -87,6 +94,7 @@ for (const database of testDatabases()) {
       const id = await create(LONG, 'drained');
       await until('the build to run', async () => ((await state(id)).state === 'running' ? true : undefined));
       const { dataDir, databaseUrl } = server!;
+      kept = { dataDir, databaseUrl };
       await server!.stop({ keepData: true });
       server = await startCairn({ database, env: ENV, dataDir, ...(databaseUrl ? { databaseUrl } : {}) });
       await until('the build to run again', async () => ((await state(id)).state === 'running' ? true : undefined));

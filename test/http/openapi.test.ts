@@ -31,6 +31,11 @@ const UNREACHABLE: Record<string, Record<number, string>> = {
   runRetention: { 409: 'a run of the policy in progress elsewhere' },
   // Builds turned off (no worker alive): test/build/api.test.ts ("builds off").
   createBuild: { 503: 'no build worker running (--build-workers 0): test/build/api.test.ts' },
+  // Like listCaches: a build that is not yours is 404, so 403 comes only from an open registry off loopback.
+  listBuilds: { 403: 'open registry, caller off loopback' },
+  getBuild: { 403: 'open registry, caller off loopback' },
+  getBuildEvents: { 403: 'open registry, caller off loopback' },
+  cancelBuild: { 403: 'open registry, caller off loopback' },
 };
 
 interface Operation {
