@@ -16,13 +16,28 @@ import { isIpcReply, RemoteError, type IpcCall, type IpcTarget } from './protoco
 export interface IpcEndpoint {
   send?(message: unknown, callback?: (error: Error | null) => void): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'disconnect', listener: () => void): unknown;
+}
+
+/** The server end of the channel is gone (killed or exited): no call can be answered any more. */
+export class ServerGoneError extends Error {
+  constructor() {
+    super('the server process is gone (IPC channel closed)');
+  }
 }
 
 export class IpcChannel {
   private next = 1;
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  private gone = false;
 
   constructor(private readonly endpoint: IpcEndpoint) {
+    // A server killed mid-call never answers: settle what waits, so a draining worker can exit.
+    endpoint.on('disconnect', () => {
+      this.gone = true;
+      for (const waiting of this.pending.values()) waiting.reject(new ServerGoneError());
+      this.pending.clear();
+    });
     endpoint.on('message', (message) => {
       if (!isIpcReply(message)) return;
       const waiting = this.pending.get(message.id);
@@ -35,6 +50,7 @@ export class IpcChannel {
 
   call<T>(target: IpcTarget, method: string, ...args: unknown[]): Promise<T> {
     if (!this.endpoint.send) return Promise.reject(new Error('no IPC channel: this process was not started by cairn serve'));
+    if (this.gone) return Promise.reject(new ServerGoneError());
     const id = this.next++;
     const call: IpcCall = { cairn: 'call', id, target, method, args };
     return new Promise<T>((resolve, reject) => {

@@ -47,6 +47,8 @@ async function main(init: WorkerInit): Promise<void> {
   const drain = () => {
     if (draining) return;
     draining = true;
+    // Bounded: whatever the drain waits on, the process is gone shortly after the drain time.
+    setTimeout(() => process.exit(1), init.drainMs + 5_000).unref();
     void worker.drain(init.drainMs).finally(async () => {
       await store.close?.();
       process.exit(0);
@@ -59,8 +61,12 @@ async function main(init: WorkerInit): Promise<void> {
   logger.info({ workDir, snapshotDir }, 'build worker ready');
 }
 
+// A server killed before it sent the init message: nothing to drain, nothing to wait for.
+const orphaned = () => process.exit(0);
+process.once('disconnect', orphaned);
 process.once('message', (message) => {
   if (!isInit(message)) return;
+  process.off('disconnect', orphaned);
   main(message).catch((err: unknown) => {
     process.stderr.write(`cairn worker: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);
