@@ -1,6 +1,6 @@
 /**
  * Image configs and manifests as BuildKit writes them (learned from BuildKit v0.24 results in
- * ../shared/fixtures/buildkit and its `dockerfile2llb`): one history entry per instruction with
+ * test/fixtures/buildkit and its `dockerfile2llb`): one history entry per instruction with
  * `comment: buildkit.dockerfile.v0`, `empty_layer: true` for config-only ones, RUN/COPY/ADD texts
  * ending in ` # buildkit`, `COPY --from` shown without its flag, CMD/ENTRYPOINT as Go prints a
  * string slice. Pure: base images are read by the caller.

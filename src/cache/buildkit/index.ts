@@ -1,6 +1,6 @@
 // BuildKit remote-cache core: pure functions over cache manifests and cacheconfig documents
 // (no I/O, no database, no HTTP). See types.ts for the format, and
-// /work/shared/design/buildkit-cache-format.md for what BuildKit sends.
+// docs/buildkit-cache-format.md for what BuildKit sends.
 export * from './types.js';
 export { DEFAULT_LIMITS, type ParseLimits } from './limits.js';
 export { detectCache, type CacheDetection, type CacheForm, type DetectInput } from './detect.js';

@@ -1,6 +1,6 @@
 // BuildKit remote cache, "cacheconfig v0": the JSON blob BuildKit pushes next to the cache layers.
 // Vocabulary and field names follow BuildKit's `cache/remotecache/v1/spec.go`; the wire shape is
-// written out in /work/shared/design/buildkit-cache-format.md. An annotated example:
+// written out in docs/buildkit-cache-format.md. An annotated example:
 //
 //   { "layers": [ { "blob": "sha256:…", "parent": 8 },      parent = index into layers[]
 //                 { "blob": "sha256:70f4…", "parent": -1 },  -1 = base layer
