@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const FIXTURE = join(ROOT, 'test/fixtures/build/context');
+const FIXTURE = join(ROOT, 'test/fixtures/buildkit/context');
 const BUSYBOX = '/bin/busybox';
 
 const { values } = parseArgs({

@@ -275,6 +275,8 @@ async function assemble(config: CairnConfig, logger: Logger, releaseLoop: () => 
         }
         const cpu = process.cpuUsage();
         logger.info({ url, startupMs: Math.round(performance.now()), cpuMs: Math.round((cpu.user + cpu.system) / 1000) }, 'listening');
+        // Forked only now: a worker's own start-up would otherwise compete with the registry's.
+        workers.start();
         return url;
       } finally {
         releaseLoop(); // the listening socket keeps the loop alive from here
@@ -308,22 +310,22 @@ async function loadKeyPair(files: KeyPairFiles): Promise<KeyPair> {
 }
 
 /**
- * The build worker processes (`--build-workers`, default 1), forked once the services are up and
- * answered over IPC (src/build/worker/supervisor.ts). None without runc: builds are then refused
- * with the reason (the registry itself serves as ever).
+ * The build worker processes (`--build-workers`, default 1), answered over IPC
+ * (src/build/worker/supervisor.ts) and forked by `start()` once the server listens. None without
+ * runc: builds are then refused with the reason (the registry itself serves as ever).
  */
 async function startBuildWorkers(config: CairnConfig, services: { metadata: Metadata; registry: Registry; storage: BlobStore; caches: CacheService; pulls: AccessControl }, logger: Logger) {
-  if (config.buildWorkers === 0) return { disabledReason: 'this server runs no build worker (--build-workers 0)', close: async () => undefined };
+  const none = { start: () => undefined, close: async () => undefined };
+  if (config.buildWorkers === 0) return { ...none, disabledReason: 'this server runs no build worker (--build-workers 0)' };
   if (!(await findRunc())) {
     const disabledReason = 'runc is not installed on the server (Debian/Ubuntu: apt-get install runc)';
     logger.warn(disabledReason);
-    return { disabledReason, close: async () => undefined };
+    return { ...none, disabledReason };
   }
   const [{ WorkerSupervisor }, { RegistryBuildHost }] = await Promise.all([import('./build/worker/supervisor.js'), import('./build/registry-host.js')]);
   const { metadata, registry } = services;
   const supervisor = new WorkerSupervisor({ config, metadata, host: new RegistryBuildHost(services), blobs: registry.blobs, logger });
-  supervisor.start();
-  return { disabledReason: undefined, close: () => supervisor.close() };
+  return { disabledReason: undefined, start: () => supervisor.start(), close: () => supervisor.close() };
 }
 
 /**

@@ -4,7 +4,7 @@
  * ctr (containerd) and docker (dockerd) pulling and running what it pushed.
  *
  * - A busybox base image, made here from Debian's busybox-static, is built FROM scratch and pushed.
- * - The 3-stage BuildKit fixture (test/fixtures/build/context) builds and runs; a second build is
+ * - The 3-stage BuildKit fixture (test/fixtures/buildkit/context) builds and runs; a second build is
  *   fully cached, and changing src/main.txt rebuilds only the steps that depend on it, the report
  *   naming the file.
  * - A Dockerfile of our own exercises a whiteout, modes, owners (--chown, USER), symlinks and hard
@@ -103,7 +103,7 @@ function endToEnd(database: TestDatabase): void {
 
       const base = join(dir, 'base');
       await makeBusyboxRootfs(join(base, 'rootfs'));
-      await cp(join(REPO_ROOT, 'test/fixtures/build/context/base.Dockerfile'), join(base, 'Dockerfile'));
+      await cp(join(REPO_ROOT, 'test/fixtures/buildkit/context/base.Dockerfile'), join(base, 'Dockerfile'));
       await build(base, 'base/busybox:latest');
     }, { timeout: 180_000 });
 
@@ -119,7 +119,7 @@ function endToEnd(database: TestDatabase): void {
 
     test('the 3-stage fixture builds and runs; a rebuild is fully cached; one changed file rebuilds only what depends on it', { timeout: 600_000 }, async () => {
       const context = join(dir, 'fixture');
-      await cp(join(REPO_ROOT, 'test/fixtures/build/context'), context, { recursive: true });
+      await cp(join(REPO_ROOT, 'test/fixtures/buildkit/context'), context, { recursive: true });
       const args = ['--build-arg', `BASE=${ref('base/busybox:latest')}`];
 
       const cold = report(await build(context, 'team/fixture:v1', args));

@@ -4,7 +4,7 @@
  *
  * The base image is built by the engine itself from Debian's busybox-static (the fixture's
  * base.Dockerfile: FROM scratch, COPY rootfs/ /), then the multi-stage fixture of
- * test/fixtures/build/context (BuildKit's own cache fixture project) is built and rebuilt:
+ * test/fixtures/buildkit/context (BuildKit's own cache fixture project) is built and rebuilt:
  * fully cached with zero snapshot extractions, on a second worker with an empty directory, after
  * one source file changed (only its dependents rebuild and the report names the file), with a
  * changed lock file (the cache mount's contents survive), and on a new branch (the default
@@ -24,7 +24,7 @@ import { BlobStoreSink } from '../../src/build/layers/blob-sink.js';
 import { testDatabases } from '../support/registry.js';
 import { openBuildServices, type BuildServices } from './engine-support.js';
 
-const FIXTURE = new URL('../../../test/fixtures/build/context/', import.meta.url).pathname;
+const FIXTURE = new URL('../../../test/fixtures/buildkit/context/', import.meta.url).pathname;
 const BUSYBOX = '/bin/busybox';
 
 interface Built {
