@@ -62,6 +62,7 @@ function config() {
     // Listings (bench/lib/listings.mjs).
     fullTags: envInt('BENCH_FULL_TAGS', q(5_000, 1_000)),
     walkTags: envInt('BENCH_WALK_TAGS', q(100_000, 10_000)),
+    walkRepository: process.env.BENCH_WALK_REPOSITORY,
     catalogRepos: envInt('BENCH_CATALOG_REPOS', q(2_000, 300)),
     pageSize: 100,
     pageReps: q(50, 20),

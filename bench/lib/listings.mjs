@@ -98,14 +98,22 @@ export const tagsWalk = {
   async run(client, ctx, cfg) {
     if (ctx.label === 'reference') return { note: 'the reference ignores n: no pages to walk' };
     const small = `${ctx.ns}/tags-small`;
-    const big = `${ctx.ns}/tags-big`;
+    let big = `${ctx.ns}/tags-big`;
     const smallBase = await baseManifest(client, small, `${cfg.runId}-small`);
-    const bigBase = await baseManifest(client, big, `${cfg.runId}-big`);
+    const bigBase = cfg.walkRepository ? undefined : await baseManifest(client, big, `${cfg.runId}-big`);
     const smallTags = tagNames(1_000, `${cfg.runId}-small`);
-    const bigTags = tagNames(cfg.walkTags, `${cfg.runId}-big`);
     const t0 = performance.now();
     await tagAll(client, small, smallBase.json, smallTags, cfg.manifestConcurrency);
-    await tagAll(client, big, bigBase.json, bigTags, cfg.manifestConcurrency);
+    // A repository seeded beforehand (bench/scale's generator: 100,000 tags in seconds where PUTs
+    // take many minutes) is read as it is; otherwise the big list is PUT like the small one.
+    let bigTags;
+    if (cfg.walkRepository) {
+      big = cfg.walkRepository;
+      bigTags = await walk(client, `/v2/${big}/tags/list?n=10000`);
+    } else {
+      bigTags = tagNames(cfg.walkTags, `${cfg.runId}-big`);
+      await tagAll(client, big, bigBase.json, bigTags, cfg.manifestConcurrency);
+    }
     const setupSeconds = (performance.now() - t0) / 1000;
     // `last` for a late page: 150 tags before the end, in byte order (JS sorts ASCII so).
     const sorted = [...bigTags].sort();
